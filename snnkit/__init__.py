@@ -1,0 +1,37 @@
+"""snnkit: spiking neural networks from dynamics studies to trained networks to hardware.
+
+Library first::
+
+    import snnkit
+    result = snnkit.simulate("default", g=8.0)       # a shipped model, one key changed
+    result.measures["n_active"]; result.save("runs/g8")
+
+Sub-packages: :mod:`snnkit.dynamics` (Brian2 networks, measures, mean field),
+:mod:`snnkit.train` (training, later), :mod:`snnkit.hardware` (export, later).
+"""
+
+from snnkit.dynamics import (
+    ModelConfig,
+    SimulationResult,
+    SpikeTrains,
+    available_models,
+    load_config,
+    load_result,
+    simulate,
+)
+from snnkit.errors import ConfigError, SnnkitError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ModelConfig",
+    "SimulationResult",
+    "SnnkitError",
+    "SpikeTrains",
+    "__version__",
+    "available_models",
+    "load_config",
+    "load_result",
+    "simulate",
+]

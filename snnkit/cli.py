@@ -1,0 +1,121 @@
+"""The ``snnkit`` command line: thin wrappers, one public library function per command.
+
+User errors (:class:`snnkit.errors.SnnkitError`) print one line and exit with
+code 2; nothing half-written is left looking complete.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from snnkit.errors import SnnkitError
+
+app = typer.Typer(
+    help="snnkit: spiking networks from dynamics studies to trained networks to hardware.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"snnkit {version('snnkit')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback,
+                                          is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """snnkit command line."""
+
+
+@app.command()
+def simulate(
+    config: Annotated[str | None, typer.Argument(
+        help="Model TOML file or shipped model name (see `snnkit models`); default: default."
+    )] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config key, KEY=VALUE (repeatable), e.g. --set g=8."
+    )] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: runs/<model name>)."
+    )] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the realisation.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Simulate one network; write measures.json, spikes.npz, raster.png, config.toml."""
+    from snnkit.dynamics.config import load_config
+    from snnkit.dynamics.simulate import simulate as run_simulation
+    from snnkit.io import ensure_writable_dir
+
+    created = False
+    try:
+        cfg = load_config(config, set_ or [], seed=seed)
+        if out is None:
+            out = Path("runs") / (Path(config).stem if config else "default")
+        out, created = ensure_writable_dir(out)
+        result = run_simulation(cfg, progress=not quiet)
+        result.save(out)
+    except SnnkitError as exc:
+        _cleanup_empty(out, created)
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _cleanup_empty(out, created)
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+    m = result.measures
+    typer.echo(f"{cfg.name}: engine {result.engine}, "
+               f"{sum(v for k, v in result.timings.items() if k != 'binary_s'):.1f} s")
+    for key in ("n_active", "mean_rate_hz", "mean_rate_active_hz", "cv_mean", "chi",
+                "co_frequency_hz", "mean_inhibitory_current"):
+        value = m.get(key, math.nan)
+        typer.echo(f"  {key:<24} {'null' if not math.isfinite(value) else f'{value:.4g}'}")
+    typer.echo(f"wrote {out}/")
+
+
+def _cleanup_empty(out: Path | None, created: bool) -> None:
+    """Remove an output folder this command created if it is still empty."""
+    if created and out is not None and out.is_dir() and not any(out.iterdir()):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@app.command()
+def models() -> None:
+    """List the ready-to-run model files (usable by name in `snnkit simulate NAME`)."""
+    from snnkit.dynamics.config import ModelConfig, available_models, read_toml
+
+    for name, path in available_models().items():
+        try:
+            cfg = ModelConfig.from_mapping(read_toml(path), str(path))
+            typer.echo(f"{name:<22} {cfg.description}")
+        except SnnkitError as exc:
+            typer.echo(f"{name:<22} (invalid: {exc})")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SnnkitError as exc:  # errors raised outside a command's own handler
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
