@@ -7,8 +7,8 @@ switched off entirely with ``enabled=False`` (the CLI's ``--quiet``).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 

@@ -75,7 +75,7 @@ def brute_force_alpha(inst, h: float = 1e-3) -> list[np.ndarray]:
     arrivals: list[tuple[float, np.ndarray]] = []
     spikes: list[list[float]] = [[] for _ in range(cfg.N)]
     t = 0.0
-    for _ in range(int(round(cfg.duration / h))):
+    for _ in range(round(cfg.duration / h)):
         v_before = x[0] + I
         x = step @ x
         t += h

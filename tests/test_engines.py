@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from snnkit.dynamics.config import ModelConfig
-from snnkit.dynamics.engines import choose_engine, run_instance
-from snnkit.dynamics.engines import brian_standalone
+from snnkit.dynamics.engines import brian_standalone, choose_engine, run_instance
 from snnkit.dynamics.network import instantiate
 
 pytestmark = pytest.mark.standalone

@@ -19,8 +19,8 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from snnkit.dynamics.measures import inhibitory_current
 from snnkit.dynamics.meanfield import lif_rate
+from snnkit.dynamics.measures import inhibitory_current
 
 if TYPE_CHECKING:
     from snnkit.dynamics.result import SimulationResult

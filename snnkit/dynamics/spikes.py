@@ -35,7 +35,8 @@ class SpikeTrains:
         if self.t_stop <= self.t_start:
             raise ValueError(f"t_stop ({self.t_stop}) must be > t_start ({self.t_start})")
         if i.size and (i.min() < 0 or i.max() >= self.N):
-            raise ValueError(f"neuron indices must lie in [0, {self.N}), got [{i.min()}, {i.max()}]")
+            raise ValueError(
+                f"neuron indices must lie in [0, {self.N}), got [{i.min()}, {i.max()}]")
         order = np.argsort(t, kind="stable")
         if order.size and np.any(order != np.arange(order.size)):
             i, t = i[order], t[order]
