@@ -19,12 +19,16 @@ from typing import Any
 
 from snnkit.errors import OutputError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> Path:
     """Write ``path`` atomically: ``write(fh)`` fills a temp file that then replaces it."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

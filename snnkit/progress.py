@@ -23,3 +23,10 @@ def progress_bar(total: float, desc: str, unit: str = "", enabled: bool = True,
         yield bar
     finally:
         bar.close()
+
+
+def advance_to(bar: tqdm, position: float) -> None:
+    """Move ``bar`` forward to ``position`` (never back); respects the display delay."""
+    step = position - bar.n
+    if step > 0:
+        bar.update(step)

@@ -138,7 +138,7 @@ def test_poisson_spectrum_is_white_at_shot_noise_level():
     lam = sp.n_spikes / sp.duration  # population spikes per ms
     white = 2.0 * lam * 1.0 / fs  # one-sided density of binned Poisson counts
     inner = slice(1, -1)
-    assert f[1] == pytest.approx(1.0)  # default segment 1000 ms
+    assert f[1] == pytest.approx(4.0)  # default segment 250 ms
     assert np.mean(p_pop[inner]) == pytest.approx(white, rel=0.05)
     assert np.mean(p_indep[inner]) == pytest.approx(white, rel=0.02)
 
@@ -211,3 +211,22 @@ def test_compute_measures_no_spikes():
     assert m["mean_inhibitory_current"] == 0.0 and m["n_spikes"] == 0.0
     for key in ("mean_rate_active_hz", "cv_mean", "chi", "co_frequency_hz", "co_coherence"):
         assert math.isnan(m[key]), key
+
+
+def test_no_chance_collective_oscillation_in_short_windows():
+    # 2 s windows (the default measurement window): independent neurons, Poisson or
+    # periodic with random phases, never reach the default coherence threshold of 5
+    from snnkit.dynamics.measures import co_frequency
+
+    kappas = []
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        N, T = 200, 2000.0
+        rates = rng.uniform(10, 90, N)
+        trains = [np.arange(rng.uniform(0, 1000 / r), T, 1000 / r) for r in rates]
+        i = np.concatenate([np.full(x.size, j) for j, x in enumerate(trains)])
+        for t in (np.concatenate(trains), rng.uniform(0, T, i.size)):
+            freq, kappa = co_frequency(SpikeTrains(i, t, N, 0.0, T))
+            assert np.isnan(freq)
+            kappas.append(kappa)
+    assert np.median(kappas) < 2.5

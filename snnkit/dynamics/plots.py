@@ -68,9 +68,13 @@ def raster_figure(result: SimulationResult, show_ms: float = 500.0, max_dots: in
     current = inhibitory_current(sp, cfg.g, cfg.in_degree, cfg.tau_m, result.pre, result.post)
     mu = result.I - current
     order = np.argsort(result.I)
+    predicted = lif_rate(mu[order]) / (cfg.tau_m * 1e-3)
+    label = r"$1/\tau_m\ln[\mu_i/(\mu_i-1)]$, $\mu_i = I_i - c_i$"
     ax_i.plot(result.I, rates, ".", ms=2.5, c="k", label="measured")
-    ax_i.plot(result.I[order], lif_rate(mu[order]) / (cfg.tau_m * 1e-3), c="C3", lw=1.2,
-              label=r"$1/\tau_m\ln[\mu_i/(\mu_i-1)]$, $\mu_i = I_i - c_i$")
+    if cfg.coupling == "global":  # one drive for all: a curve
+        ax_i.plot(result.I[order], predicted, c="C3", lw=1.2, label=label)
+    else:  # each neuron its own measured drive
+        ax_i.plot(result.I[order], predicted, "x", ms=2.5, c="C3", mew=0.6, label=label)
     ax_i.set_xlabel("excitability $I_i$")
     ax_i.set_ylabel("rate (Hz)")
     ax_i.legend(fontsize=7, loc="upper left")

@@ -15,7 +15,7 @@ from snnkit.dynamics import brian_model
 from snnkit.dynamics.engines import EngineRun
 from snnkit.dynamics.engines.brian_common import activate_runtime, window_spikes
 from snnkit.dynamics.network import NetworkInstance
-from snnkit.progress import progress_bar
+from snnkit.progress import advance_to, progress_bar
 
 
 def run_runtime(inst: NetworkInstance, target: str = "numpy", progress: bool = True) -> EngineRun:
@@ -27,11 +27,10 @@ def run_runtime(inst: NetworkInstance, target: str = "numpy", progress: bool = T
     with progress_bar(total_ms, f"simulate ({target})", unit="ms", enabled=progress) as bar:
 
         def report(elapsed, completed, t_start, duration):  # Brian2 report protocol
-            bar.n = min(total_ms, float((t_start + completed * duration) / b2.ms))
-            bar.refresh()
+            advance_to(bar, round(min(total_ms, float((t_start + completed * duration) / b2.ms))))
 
         bn = brian_model.create_and_run(inst, report=report, report_period=0.5)
-        bar.n = total_ms
+        advance_to(bar, total_ms)
     spikes = window_spikes(bn.spikes, cfg.N, cfg.dt, cfg.transient, total_ms)
     del bn
     return EngineRun(spikes, target, {"run_s": time.perf_counter() - start})

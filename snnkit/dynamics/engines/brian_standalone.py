@@ -52,7 +52,7 @@ from snnkit.dynamics.config import ModelConfig
 from snnkit.dynamics.engines import EngineRun
 from snnkit.dynamics.engines.brian_common import activate_standalone, window_spikes
 from snnkit.dynamics.network import NetworkInstance
-from snnkit.progress import progress_bar
+from snnkit.progress import advance_to, progress_bar
 
 REPORT_PERIOD_S = 1.0
 
@@ -227,8 +227,7 @@ class _ReportFollower(threading.Thread):
                 m = self._pattern.search(line)
                 if m and segment >= 0:
                     done = offsets[segment] + self.runs[segment][0] * int(m.group(1)) / 100
-                    self.bar.n = float(done)
-                    self.bar.refresh()
+                    advance_to(self.bar, round(done))
 
 
 def run_standalone(inst: NetworkInstance, progress: bool = True) -> EngineRun:
