@@ -80,8 +80,8 @@ def simulate(
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
     m = result.measures
-    typer.echo(f"{cfg.name}: engine {result.engine}, "
-               f"{sum(v for k, v in result.timings.items() if k != 'binary_s'):.1f} s")
+    spent = sum(v for k, v in result.timings.items() if k != "binary_s")
+    typer.echo(f"{cfg.name}: engine {result.engine}, {spent:.1f} s")
     for key in ("n_active", "mean_rate_hz", "mean_rate_active_hz", "cv_mean", "chi",
                 "co_frequency_hz", "mean_inhibitory_current"):
         value = m.get(key, math.nan)

@@ -16,6 +16,7 @@ turns those into numbers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ def simulate(config: ModelConfig | str | Path | Mapping[str, Any] | None = None,
     cfg = as_config(config, **overrides)
     inst = instantiate(cfg)
     run = run_instance(inst, progress=progress)
+    start = time.perf_counter()
     measures = measure(inst, run.spikes)
-    return SimulationResult(cfg, run.spikes, inst.I, measures, run.engine, run.timings,
+    timings = {**run.timings, "measures_s": time.perf_counter() - start}
+    return SimulationResult(cfg, run.spikes, inst.I, measures, run.engine, timings,
                             inst.pre, inst.post)

@@ -1,0 +1,46 @@
+"""Every script in examples/ runs (on small settings) and does what it says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, *args: str, cwd: Path) -> str:
+    env = {**os.environ, "SNNKIT_EXAMPLE_SMALL": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_every_example_is_tested():
+    tested = {"simulate_default.py", "wta_death.py", "brian_vs_exact.py", "analyse_run.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+@pytest.mark.slow
+def test_simulate_then_analyse(tmp_path):
+    out = run_example("simulate_default.py", str(tmp_path / "run"), cwd=tmp_path)
+    assert "n_active" in out
+    assert (tmp_path / "run" / "measures.json").exists()
+    out = run_example("analyse_run.py", str(tmp_path / "run"), cwd=tmp_path)
+    assert "active fraction" in out and "nan" not in out.split("\n")[1]
+
+
+def test_wta_death(tmp_path):
+    out = run_example("wta_death.py", str(tmp_path / "wta.png"), cwd=tmp_path)
+    n_active = [float(line.split("=")[-1]) for line in out.splitlines() if "n_A" in line]
+    assert len(n_active) == 3 and n_active[0] > n_active[1] > n_active[2]  # death with g
+    assert (tmp_path / "wta.png").stat().st_size > 10_000
+
+
+def test_brian_vs_exact(tmp_path):
+    out = run_example("brian_vs_exact.py", cwd=tmp_path)
+    assert "identical spike sequence" in out
