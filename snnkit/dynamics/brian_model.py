@@ -49,8 +49,9 @@ parameter values, so that a compiled ``cpp_standalone`` binary is reused through
   (second-order accurate).  Spike times are reported as t + dt - lag; an
   isolated neuron then fires at exactly its period, and a delayed pulse
   reaches its target at most one dt late, an error that does not accumulate.
-* With a refractory period (t_ref > 0) v is clamped at 0 during it and pulses
-  arriving then are ignored; the reset and the refractory period then start
+* With a refractory period (t_ref > 0) v is clamped at 0 during it; delta
+  pulses arriving then are ignored, alpha pulses still feed (E, P) and act on
+  v once the period is over.  The reset and the refractory period then start
   on the grid (spike times stay precise).
 """
 
@@ -121,11 +122,13 @@ def model_code(cfg) -> ModelCode:
 
     A pulse sent by a neuron whose spike happened ``lag_s`` before the end of
     its step arrives, a whole number of steps later, ``lag_s`` late; it is
-    applied with the decay it would have had (delta: exp(-lag_s/tau_m); alpha:
-    the exact (E, P) state lag_s after a jump), which makes the potential after
-    an arrival exact.  ``lag_s`` is the sender's latest spike, so this holds when
-    the delay is shorter than the shortest inter-spike interval
-    tau_m ln[I_high/(I_high - 1)] and is a first-order approximation otherwise.
+    applied with the decay it would have had (delta: exp(-lag_s/tau_m), which
+    makes the potential after an arrival exact; alpha: the exact (E, P) state
+    lag_s after a jump, neglecting the pulse's effect on v during those lag_s,
+    a relative error ~ (a lag_s/tau_m)^2/2 of one pulse).  ``lag_s`` is read at
+    delivery and belongs to the sender's latest spike, so the weighting is
+    exact when t_d + dt is shorter than the shortest inter-spike interval
+    tau_m ln[I_high/(I_high - 1)], and a first-order approximation otherwise.
     """
     refractory = cfg.t_ref > 0
     gate = "int(not_refractory)*" if refractory else ""

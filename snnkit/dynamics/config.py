@@ -5,7 +5,7 @@ papers' names (Luccioli, Angulo-Garcia & Torcini, PRE 99, 052412 (2019);
 Angulo-Garcia et al., NJP 19, 053011 (2017)) as keys so that ``--set`` reads
 naturally::
 
-    N, K, coupling, g, delay, I_low, I_high, I_width, I_anchor, I_spacing,
+    description, N, K, coupling, g, delay, I_low, I_high, I_width, I_anchor, I_spacing,
     tau_m, t_ref, pulse, alpha, dt, duration, transient, engine, seed,
     chi_tau, co_threshold
 

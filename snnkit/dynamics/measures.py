@@ -396,7 +396,7 @@ def compute_measures(
     * ``mean_rate_hz``: mean rate over all ``N`` neurons (silent ones included);
     * ``mean_rate_active_hz``: mean rate over the active neurons (NaN if none);
     * ``cv_mean``: mean of the finite ``CV_i`` of :func:`cv_isi` (NaN if none);
-    * ``n_cv``: number of neurons with a CV (>= 3 spikes);
+    * ``n_cv``: number of neurons with a finite CV (>= 3 spikes, not all coincident);
     * ``chi``: :func:`golomb_chi` with ``tau = chi_tau``;
     * ``co_frequency_hz``, ``co_coherence``: :func:`co_frequency` with
       ``threshold = co_threshold``;

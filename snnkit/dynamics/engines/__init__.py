@@ -6,10 +6,11 @@
 ``cython``         Brian2 runtime mode, Cython: ~50 s first compile per model,
                    cached in ``~/.cython`` afterwards.
 ``cpp_standalone`` Brian2 C++ standalone: compiled once per network *structure*
-                   (N, K, coupling, pulse shape, dt, run lengths) and cached on
+                   (N, K, coupling, pulse shape, refractoriness on/off, dt, run
+                   lengths, Brian2 version, compiler settings) and cached on
                    disk; every other parameter (g, delay, I_i, v0, tau_m, alpha,
-                   t_ref, connectivity) reaches the binary at run time, so
-                   repeated runs cost only the simulation itself.
+                   the t_ref value, connectivity) reaches the binary at run
+                   time, so repeated runs cost only the simulation itself.
 ``exact``          event-driven, dt-free reference (:mod:`snnkit.dynamics.exact`),
                    delta pulses only; slow, for validation.
 ``auto``           ``numpy`` when the run is short, ``cpp_standalone`` otherwise.
