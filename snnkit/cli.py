@@ -108,6 +108,92 @@ def models() -> None:
             typer.echo(f"{name:<22} (invalid: {exc})")
 
 
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Sweep TOML file (see models/sweeps/).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder of the sweep.")],
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Workers of the local Dask cluster (default: one per core)."
+    )] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Use an existing Dask cluster, e.g. tcp://host:8786."
+    )] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep.")
+                      ] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Draw the sweep's figures afterwards.")
+                    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to reach --scheduler.")
+                       ] = 10.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a parameter sweep on Dask; store every point, then DIR/results.nc."""
+    from snnkit.dynamics.sweep import run_sweep
+    from snnkit.dynamics.sweep.plots import plot_sweep
+
+    try:
+        ds = run_sweep(config, out, workers=workers, scheduler=scheduler, resume=resume,
+                       progress=not quiet, timeout=timeout)
+        typer.echo(f"wrote {out}/results.nc ({ds.attrs.get('title', '')})")
+        if ds.attrs.get("nan_summary"):
+            typer.echo(f"NaN values stored: {ds.attrs['nan_summary']}")
+        if plot:
+            for path in plot_sweep(ds, out / "figures"):
+                typer.echo(f"wrote {path}")
+    except SnnkitError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished points are stored; continue with --resume", err=True)
+        raise typer.Exit(130) from None
+
+
+def _parse_point(text: str) -> dict[str, object]:
+    from snnkit.dynamics.config import parse_override
+
+    return dict(parse_override(item) for item in text.split(",") if item.strip())
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Argument(help="A sweep's results.nc (or its folder).")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the figures (default: next to results.nc, figures/).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="png, svg or pdf.")] = "png",
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="heatmap, lines or onset (default: the sweep's [[plot]] figures).")
+    ] = None,
+    measure: Annotated[str | None, typer.Option("--measure", help="Measure to draw.")] = None,
+    x: Annotated[str | None, typer.Option("--x", help="Dimension on the x axis.")] = None,
+    y: Annotated[str | None, typer.Option("--y", help="Second dimension (heatmap).")] = None,
+    hue: Annotated[str | None, typer.Option("--hue", help="One curve per value (lines).")
+                   ] = None,
+    raster: Annotated[list[str] | None, typer.Option(
+        "--raster", help="Simulate and draw a point again, e.g. g=5,delay=2,seed=0.")] = None,
+) -> None:
+    """Draw heat maps, lines (with mean-field curves), onsets or rasters of a sweep."""
+    from snnkit.dynamics.sweep import open_results
+    from snnkit.dynamics.sweep.plots import plot_sweep
+
+    try:
+        ds = open_results(results)
+        folder = results if results.is_dir() else results.parent
+        target = out or folder / "figures"
+        figures = None
+        if kind or measure:
+            fig = {"kind": kind or "lines", "measure": measure or "n_active"}
+            fig.update({k: v for k, v in (("x", x), ("y", y), ("hue", hue)) if v})
+            if fig["kind"] == "lines":
+                fig.setdefault("x", "g")
+                fig["meanfield"] = True
+            figures = [fig]
+        if raster:
+            figures = (figures or []) + [{"kind": "raster", "points": [_parse_point(r)
+                                                                        for r in raster]}]
+        for path in plot_sweep(ds, target, fmt=fmt, figures=figures):
+            typer.echo(f"wrote {path}")
+    except SnnkitError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

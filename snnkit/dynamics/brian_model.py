@@ -265,11 +265,12 @@ def create_and_run(inst: NetworkInstance, report: object = None, report_period: 
     if before_run is not None:
         before_run()
     bn = BrianNetwork(net, G, S, M)
+    period = report_period * b2.second
     if cfg.transient > 0:
         M.active = False
-        net.run(cfg.transient * b2.ms, report=report, report_period=report_period * b2.second)
+        net.run(cfg.transient * b2.ms, report=report, report_period=period)
         bn.runs.append((cfg.transient, False))
         M.active = True
-    net.run(cfg.duration * b2.ms, report=report, report_period=report_period * b2.second)
+    net.run(cfg.duration * b2.ms, report=report, report_period=period)
     bn.runs.append((cfg.duration, True))
     return bn

@@ -99,6 +99,16 @@ MEASURE_KEYS = (
     "n_spikes",
 )
 
+#: Extra keys of :func:`compute_measures` when the excitabilities ``I`` are given.
+DRIVE_KEYS = (
+    "mu_max",
+    "drive_top",
+    "frac_supra",
+    "sigma_shot",
+    "isi_free_ratio",
+    "frac_cv_above_1",
+)
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -387,6 +397,7 @@ def compute_measures(
     post: np.ndarray | None = None,
     chi_tau: float = 2.0,
     co_threshold: float = 5.0,
+    I: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All measures of one window, as plain Python floats (NaN where undefined).
 
@@ -402,6 +413,8 @@ def compute_measures(
       ``threshold = co_threshold``;
     * ``mean_inhibitory_current``: mean over all neurons of :func:`inhibitory_current`;
     * ``window_ms``: window length ``T``; ``n_spikes``: spikes in the window.
+
+    With the excitabilities ``I`` also the keys of :func:`drive_measures`.
     """
     rates = firing_rates(spikes)
     active = rates > 0
@@ -424,4 +437,47 @@ def compute_measures(
         "window_ms": spikes.duration,
         "n_spikes": _window(spikes)[0].size,
     }
-    return {k: float(out[k]) for k in MEASURE_KEYS}
+    result = {k: float(out[k]) for k in MEASURE_KEYS}
+    if I is not None:
+        result.update(drive_measures(spikes, I, current, g, K, tau_m, cv))
+    return result
+
+
+def drive_measures(spikes: SpikeTrains, I: np.ndarray, current: np.ndarray, g: float, K: int,
+                   tau_m: float, cv: np.ndarray | None = None) -> dict[str, float]:
+    """Measures that relate firing to each neuron's excitability ``I_i`` and drive.
+
+    With ``c_j`` from :func:`inhibitory_current` and ``mu_j = I_j - c_j``:
+
+    * ``mu_max = max_j mu_j``: the largest measured mean drive (reference note §4.3:
+      at the minimum of ``n_A`` in sparse networks it should be ~1, claim B3);
+    * ``drive_top = max_j I_j - <c>``: the same with the population-mean inhibition;
+    * ``frac_supra``: fraction of neurons with ``mu_j > 1`` (mean-driven);
+    * ``sigma_shot = g sqrt(<nu> tau_m / K)``: the Poisson (shot-noise) estimate of
+      the input fluctuations, ``<nu>`` the mean rate over all neurons;
+    * ``isi_free_ratio``: median over neurons with >= 3 spikes and ``I_i > 1`` of
+      ``min ISI_i / T_i`` with ``T_i = tau_m ln[I_i/(I_i - 1)]`` the free period:
+      ~1 when neurons fire bursts at their uninhibited rate (claim A6), > 1 when
+      every interval is lengthened by inhibition;
+    * ``frac_cv_above_1``: fraction of neurons with a CV that have ``CV > 1``.
+    """
+    I = np.asarray(I, dtype=np.float64)
+    mu = I - current
+    if cv is None:
+        cv = cv_isi(spikes)
+    rate_tau = firing_rates(spikes).mean() * tau_m * 1e-3
+    ratios = []
+    supra = I > 1
+    for j, train in enumerate(spikes.trains()):
+        if train.size >= 3 and supra[j]:
+            ratios.append(np.diff(train).min() / (tau_m * np.log(I[j] / (I[j] - 1))))
+    finite_cv = cv[np.isfinite(cv)]
+    N = spikes.N
+    return {
+        "mu_max": float(mu.max()) if N else math.nan,
+        "drive_top": float(I.max() - current.mean()) if N else math.nan,
+        "frac_supra": float(np.mean(mu > 1)) if N else math.nan,
+        "sigma_shot": float(g * math.sqrt(rate_tau / K)) if K else math.nan,
+        "isi_free_ratio": float(np.median(ratios)) if ratios else math.nan,
+        "frac_cv_above_1": float(np.mean(finite_cv > 1)) if finite_cv.size else math.nan,
+    }

@@ -43,7 +43,7 @@ def measure(inst: NetworkInstance, spikes) -> dict[str, float]:
     cfg = inst.config
     return compute_measures(spikes, g=cfg.g, K=cfg.in_degree, tau_m=cfg.tau_m,
                             pre=inst.pre, post=inst.post, chi_tau=cfg.chi_tau,
-                            co_threshold=cfg.co_threshold)
+                            co_threshold=cfg.co_threshold, I=inst.I)
 
 
 def simulate(config: ModelConfig | str | Path | Mapping[str, Any] | None = None, *,
