@@ -5,6 +5,7 @@ Library first::
     import snnkit
     result = snnkit.simulate("default", g=8.0)       # a shipped model, one key changed
     result.measures["n_active"]; result.save("runs/g8")
+    ds = snnkit.run_sweep("models/sweeps/fig4_sparse_minimum.toml", "runs/fig4", workers=2)
 
 Sub-packages: :mod:`snnkit.dynamics` (Brian2 networks, measures, mean field),
 :mod:`snnkit.train` (training, later), :mod:`snnkit.hardware` (export, later).
@@ -19,6 +20,7 @@ from snnkit.dynamics import (
     load_result,
     simulate,
 )
+from snnkit.dynamics.sweep import load_sweep, open_results, run_sweep
 from snnkit.errors import ConfigError, SnnkitError
 
 __version__ = "0.1.0"
@@ -33,5 +35,8 @@ __all__ = [
     "available_models",
     "load_config",
     "load_result",
+    "load_sweep",
+    "open_results",
+    "run_sweep",
     "simulate",
 ]

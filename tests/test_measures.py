@@ -230,3 +230,35 @@ def test_no_chance_collective_oscillation_in_short_windows():
             assert np.isnan(freq)
             kappas.append(kappa)
     assert np.median(kappas) < 2.5
+
+
+def test_input_fluctuation_hand_graph_and_global():
+    from snnkit.dynamics.measures import input_fluctuation
+
+    # neuron 0: 10 spikes, neuron 1: 20 spikes, neuron 2: silent, in 1000 ms
+    i = np.array([0] * 10 + [1] * 20)
+    t = np.linspace(1.0, 990.0, i.size)
+    sp = SpikeTrains(i, t, 3, 0.0, 1000.0)
+    pre, post = np.array([0, 1, 1]), np.array([2, 2, 0])  # 0->2, 1->2, 1->0
+    g, K, tau = 2.0, 2, 10.0
+    sigma = input_fluctuation(sp, g, K, tau, pre, post)
+    rate = np.array([0.01, 0.02, 0.0])  # 1/ms
+    expected = g / K * np.sqrt(tau * np.array([rate[1], 0.0, rate[0] + rate[1]]))
+    assert np.allclose(sigma, expected)
+    glob = input_fluctuation(sp, g, 3, tau)
+    assert np.allclose(glob, g / 3 * np.sqrt(tau * rate.sum()))
+
+
+def test_co_needs_synchrony_above_the_independent_level():
+    from snnkit.dynamics.measures import co_frequency
+
+    rng = np.random.default_rng(8)
+    N, T = 200, 5000.0
+    cycles = np.arange(10.0, T - 10.0, 25.0)
+    c, i = np.nonzero(rng.random((cycles.size, N)) < 0.5)
+    sp = SpikeTrains(i, cycles[c] + rng.normal(0.0, 1.0, size=c.size), N, 0.0, T)
+    freq, kappa = co_frequency(sp)
+    assert abs(freq - 40.0) <= 1.5
+    # the same spectrum with chi at the independent level (chi sqrt(n_a) = 1): no CO
+    freq_gated, kappa_gated = co_frequency(sp, chi=1 / np.sqrt(N))
+    assert np.isnan(freq_gated) and kappa_gated == kappa

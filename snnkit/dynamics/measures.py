@@ -42,11 +42,15 @@ Measures
     ``f* = argmax_{f_min <= f <= f_max} p_pop(f)`` (default band 2-500 Hz) and
     coherence ``kappa = p_pop(f*) / p_indep(f*)``: ``kappa ~ 1`` for independent
     neurons, up to ``n_a`` for a fully synchronous population.  A CO is reported
-    at ``f*`` when ``kappa >= threshold`` (default 5).  Welch segments of 250 ms
+    at ``f*`` when ``kappa >= threshold`` (default 5) and the synchrony is at least
+    twice its level for independent neurons, ``chi sqrt(n_a) >= 2``.  Welch segments of 250 ms
     (4 Hz resolution) keep chance peaks of independent neurons near
     ``kappa`` ~ 2 in a 2 s window; the band stops at 500 Hz because zero-delay
     global coupling correlates spikes within a step (shared pulses), a
     sub-millisecond effect that is not an oscillation.
+``input_fluctuation``
+    Shot-noise amplitude of neuron ``j``'s input, ``sigma_j = (g/K) sqrt(tau_m R_j)``
+    with ``R_j`` the total presynaptic rate (diffusion approximation).
 ``inhibitory_current``
     Measured mean inhibitory input of neuron ``j`` in threshold units,
     ``c_j = (g/K) tau_m sum_{i -> j} r_i`` with ``r_i = n_i / T`` (1/ms) and ``tau_m``
@@ -75,6 +79,7 @@ __all__ = [
     "firing_rates",
     "golomb_chi",
     "inhibitory_current",
+    "input_fluctuation",
     "population_spectrum",
 ]
 
@@ -312,6 +317,8 @@ def co_frequency(
     bin_ms: float = 0.5,
     segment_ms: float | None = None,
     f_max: float = 500.0,
+    chi: float | None = None,
+    min_sync: float = 2.0,
 ) -> tuple[float, float]:
     """Frequency (Hz) and coherence of the population's collective oscillation.
 
@@ -321,9 +328,15 @@ def co_frequency(
     for a synchronous population).
 
     Returns ``(f*, kappa)``.  ``f*`` is NaN (no CO) when ``kappa < threshold``,
-    fewer than 2 neurons are active, or the window holds fewer than
-    ``CO_MIN_SPIKES`` spikes.  ``kappa`` is NaN when undefined (no spikes, no
-    frequency above ``f_min``).
+    when the synchrony is not above its level for independent neurons,
+    ``chi sqrt(n_a) < min_sync`` (``chi`` from :func:`golomb_chi` unless given;
+    independent neurons give ``chi sqrt(n_a) ~ 1``), when fewer than 2 neurons are
+    active, or when the window holds fewer than ``CO_MIN_SPIKES`` spikes.  The
+    synchrony condition keeps out spectral structure without a population
+    rhythm, e.g. the sub-millisecond correlations that shared pulses create at
+    zero delay.  Whether an oscillation is *macroscopic* (chi independent of N)
+    can only be told from several network sizes (see the sweeps).  ``kappa`` is
+    NaN when undefined (no spikes, no frequency above ``f_min``).
 
     Chance peaks: for independent neurons ``kappa`` is the largest of many noisy
     ratios whose spread shrinks with the number of Welch segments.  With 1 s
@@ -344,6 +357,10 @@ def co_frequency(
     coherence = float(p_pop[k] / p_indep[k])
     n_active = np.count_nonzero(np.bincount(i, minlength=spikes.N))
     if n_active < 2 or i.size < CO_MIN_SPIKES or not coherence >= threshold:
+        return math.nan, coherence
+    if chi is None:
+        chi = golomb_chi(spikes)
+    if not chi * math.sqrt(n_active) >= min_sync:
         return math.nan, coherence
     return float(f[k]), coherence
 
@@ -371,17 +388,43 @@ def inhibitory_current(
     coupling, every neuron receives from all ``N`` neurons (self included), so
     ``c_j = (g/K) tau_m sum_i r_i`` for all ``j`` (``K`` is used as given).
     """
+    return g / K * tau_m * _input_rate(spikes, pre, post)
+
+
+def input_fluctuation(
+    spikes: SpikeTrains,
+    g: float,
+    K: int,
+    tau_m: float,
+    pre: np.ndarray | None = None,
+    post: np.ndarray | None = None,
+) -> np.ndarray:
+    """Shot-noise amplitude of each neuron's inhibitory input, threshold units, shape ``(N,)``.
+
+    ``sigma_j = (g/K) sqrt(tau_m R_j)`` with ``R_j = sum_{i->j} r_i`` (1/ms) the
+    total rate of the spikes neuron ``j`` receives: in the diffusion
+    approximation the input ``(g/K) sum_k delta(t - t_k)`` has mean ``c_j`` and
+    white-noise intensity ``sigma_j^2``, i.e. ``dv = (I - c - v) dt' + sigma dW``
+    with ``t' = t/tau_m``.  For K inputs at rate ``nu`` (1/tau_m) this is the note's
+    ``sigma^2 = g^2 nu / K``.  These are the "current fluctuations" of claims
+    A5/B3.  ``pre``/``post`` as in :func:`inhibitory_current`.
+    """
+    return g / K * np.sqrt(tau_m * _input_rate(spikes, pre, post))
+
+
+def _input_rate(spikes: SpikeTrains, pre: np.ndarray | None, post: np.ndarray | None
+                ) -> np.ndarray:
+    """Total presynaptic spike rate (1/ms) received by each neuron."""
     if (pre is None) != (post is None):
         raise ValueError("pre and post must be both given or both None")
     rates = _counts(spikes) / spikes.duration  # 1/ms
-    scale = g / K * tau_m
     if pre is None:
-        return np.full(spikes.N, scale * rates.sum())
+        return np.full(spikes.N, rates.sum())
     pre = np.asarray(pre, dtype=np.int64).ravel()
     post = np.asarray(post, dtype=np.int64).ravel()
     if pre.shape != post.shape:
         raise ValueError(f"pre and post differ in length: {pre.size} and {post.size}")
-    return scale * np.bincount(post, weights=rates[pre], minlength=spikes.N)
+    return np.bincount(post, weights=rates[pre], minlength=spikes.N)
 
 
 # --------------------------------------------------------------------------- all at once
@@ -421,7 +464,8 @@ def compute_measures(
     n_act = int(np.count_nonzero(active))
     cv = cv_isi(spikes)
     cv_ok = cv[np.isfinite(cv)]
-    co_f, co_k = co_frequency(spikes, threshold=co_threshold)
+    chi = golomb_chi(spikes, tau=chi_tau)
+    co_f, co_k = co_frequency(spikes, threshold=co_threshold, chi=chi)
     current = inhibitory_current(spikes, g, K, tau_m, pre, post)
     N = spikes.N
     out = {
@@ -430,7 +474,7 @@ def compute_measures(
         "mean_rate_active_hz": float(rates[active].mean()) if n_act else math.nan,
         "cv_mean": float(cv_ok.mean()) if cv_ok.size else math.nan,
         "n_cv": cv_ok.size,
-        "chi": golomb_chi(spikes, tau=chi_tau),
+        "chi": chi,
         "co_frequency_hz": co_f,
         "co_coherence": co_k,
         "mean_inhibitory_current": float(current.mean()) if N else math.nan,

@@ -1,12 +1,16 @@
 """Figures of single runs: the raster with population rate and rate-versus-excitability panels.
 
 The right-hand panel is a parameter-free check of the model: each neuron's
-measured rate against its excitability I_i, with the free-LIF prediction
-nu_i = 1/(tau_m ln[mu_i/(mu_i - 1)]) for the *measured* mean drive
-mu_i = I_i - c_i (c_i its measured mean inhibitory input).  In the asynchronous
-state the dots sit on the line and the active set is the block above the cut
-mu_i = 1 (winner-takes-all); collective oscillations and fluctuation-driven
-firing show up as departures from it.
+measured rate against its excitability I_i, with two predictions for the
+neuron's *measured* input, mean drive mu_i = I_i - c_i (c_i its measured mean
+inhibitory input): the free-LIF rate 1/(tau_m ln[mu_i/(mu_i - 1)]) (no
+fluctuations), and the first-passage (Siegert) rate with the measured shot noise
+sigma_i (:func:`snnkit.dynamics.measures.input_fluctuation`, diffusion
+approximation).  With global coupling (pulses g/N) the dots sit on the Siegert
+curve and the active set is the block above mu_i ~ 1 (winner-takes-all).  In
+sparse networks firing below mu_i = 1 is fluctuation-driven; large pulses
+g/K and quasi-regular presynaptic trains make the diffusion approximation
+over-estimate those rates, so the truth lies between the two predictions.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from snnkit.dynamics.meanfield import lif_rate
-from snnkit.dynamics.measures import inhibitory_current
+from snnkit.dynamics.meanfield import siegert_rate
+from snnkit.dynamics.measures import inhibitory_current, input_fluctuation
 
 if TYPE_CHECKING:
     from snnkit.dynamics.result import SimulationResult
@@ -65,16 +69,20 @@ def raster_figure(result: SimulationResult, show_ms: float = 500.0, max_dots: in
     ax_p.set_xlim(t0, t1)
 
     rates = result.rates_hz
-    current = inhibitory_current(sp, cfg.g, cfg.in_degree, cfg.tau_m, result.pre, result.post)
-    mu = result.I - current
+    args = (sp, cfg.g, cfg.in_degree, cfg.tau_m, result.pre, result.post)
+    mu = result.I - inhibitory_current(*args)
+    sigma = input_fluctuation(*args)
     order = np.argsort(result.I)
-    predicted = lif_rate(mu[order]) / (cfg.tau_m * 1e-3)
-    label = r"$1/\tau_m\ln[\mu_i/(\mu_i-1)]$, $\mu_i = I_i - c_i$"
+    to_hz, ref = 1.0 / (cfg.tau_m * 1e-3), cfg.t_ref / cfg.tau_m
     ax_i.plot(result.I, rates, ".", ms=2.5, c="k", label="measured")
-    if cfg.coupling == "global":  # one drive for all: a curve
-        ax_i.plot(result.I[order], predicted, c="C3", lw=1.2, label=label)
-    else:  # each neuron its own measured drive
-        ax_i.plot(result.I[order], predicted, "x", ms=2.5, c="C3", mew=0.6, label=label)
+    for s, color, name in ((np.zeros_like(sigma), "C3", r"$\sigma = 0$ (free LIF)"),
+                           (sigma, "C0", r"$\sigma_i$ measured (Siegert)")):
+        predicted = siegert_rate(mu[order], s[order], tau_ref=ref) * to_hz
+        label = f"at measured $\\mu_i = I_i - c_i$, {name}"
+        if cfg.coupling == "global":  # one drive for all: a curve
+            ax_i.plot(result.I[order], predicted, c=color, lw=1.1, label=label)
+        else:  # each neuron its own measured drive
+            ax_i.plot(result.I[order], predicted, "x", ms=2.5, c=color, mew=0.5, label=label)
     ax_i.set_xlabel("excitability $I_i$")
     ax_i.set_ylabel("rate (Hz)")
     ax_i.legend(fontsize=7, loc="upper left")

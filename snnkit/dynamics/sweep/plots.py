@@ -168,6 +168,7 @@ def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *,
     rows = [f"| {hue or ''} | {x} | {measure} mean | s.d. |", "|---|---|---|---|"]
     min_rows = []
     cmap = plt.get_cmap("viridis" if len(hue_values) > 4 else "tab10")
+    curves = []
     for k, hv in enumerate(hue_values):
         sub = da.sel({hue: hv}) if hue else da
         mean, sd = sub.mean("seed").values, sub.std("seed").values
@@ -178,7 +179,9 @@ def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *,
         rows += [f"| {_fmt(hv.item()) if hue else ''} | {_fmt(float(xv))} | {m:.4g} | {s:.2g} |"
                  for xv, m, s in zip(xs, mean, sd, strict=True)]
         if meanfield:
-            _meanfield_curve(ds, measure, x, hue, hv, xs, ax, color)
+            curve = _meanfield_curve(ds, measure, x, hue, hv, xs)
+            if curve is not None:
+                curves.append((*curve, color))
         if minimum and np.any(np.isfinite(mean)):
             j = int(np.nanargmin(mean))
             extra = []
@@ -189,6 +192,11 @@ def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *,
                 extra.append(f"{np.nanmean(vals):.4g} ± {np.nanstd(vals):.2g}")
             min_rows.append(f"| {_fmt(hv.item()) if hue else ''} | {_fmt(float(xs[j]))} | "
                             f"{mean[j]:.4g} ± {sd[j]:.2g} | " + " | ".join(extra) + " |")
+    if curves:  # one black curve when the hue dimension does not change the theory
+        shared = all(np.allclose(c[1], curves[0][1], equal_nan=True) for c in curves)
+        for g_line, y, name, color in curves[:1] if shared else curves:
+            ax.plot(g_line, y, "--", color="k" if shared else color, lw=1.2,
+                    label=name if shared or color is curves[0][3] else None)
     if hline is not None:
         ax.axhline(hline, color="0.5", ls=":", lw=1)
     if logx if logx is not None else _is_log(xs):
@@ -207,13 +215,13 @@ def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *,
     return ax, table
 
 
-def _meanfield_curve(ds, measure, x, hue, hv, xs, ax, color) -> None:
-    """Overlay the mean-field prediction for n_active / mean_rate_hz against g."""
+def _meanfield_curve(ds, measure, x, hue, hv, xs):
+    """Mean-field prediction (g, y, label) for n_active / mean_rate_hz against g, or None."""
     from snnkit.dynamics.meanfield import sparse_meanfield, wta_solution
     from snnkit.dynamics.sweep.store import spec_of
 
     if x != "g" or measure not in ("n_active", "mean_rate_hz"):
-        return
+        return None
     spec = spec_of(ds)
     point = {**({hue: hv.item() if hasattr(hv, "item") else hv} if hue else {})}
     cfg = spec.base.replace(**point) if point else spec.base
@@ -223,13 +231,11 @@ def _meanfield_curve(ds, measure, x, hue, hv, xs, ax, color) -> None:
     if cfg.coupling == "global":
         sols = [wta_solution(g, cfg.I_low, cfg.I_high) for g in g_line]
         y = [s.n_active if measure == "n_active" else s.nu_bar * to_hz for s in sols]
-        ax.plot(g_line, y, "--", color=color, lw=1.2, label="WTA mean field")
-    else:
-        sols = [sparse_meanfield(g, cfg.K, cfg.I_low, cfg.I_high,
-                                 T_window=cfg.duration / cfg.tau_m) for g in g_line]
-        y = [s.n_active_window if measure == "n_active" else s.nu_bar * to_hz for s in sols]
-        ax.plot(g_line, y, ":", color=color, lw=1.2,
-                label="diffusion closure (approx.)" if not hue or hv is None else None)
+        return g_line, np.array(y), "WTA mean field"
+    sols = [sparse_meanfield(g, cfg.K, cfg.I_low, cfg.I_high,
+                             T_window=cfg.duration / cfg.tau_m) for g in g_line]
+    y = [s.n_active_window if measure == "n_active" else s.nu_bar * to_hz for s in sols]
+    return g_line, np.array(y), "diffusion closure (approx.)"
 
 
 # --------------------------------------------------------------------------- onset
@@ -310,13 +316,15 @@ def draw(ds: xr.Dataset, spec: Mapping[str, Any]):
     spec = dict(spec)
     kind = spec.pop("kind", "lines")
     spec.pop("name", None)
-    spec.pop("title", None)
+    title = spec.pop("title", None)
     if kind == "raster":
         return raster_of(ds, **spec.get("point", {})), ""
     funcs = {"heatmap": heatmap, "lines": lines, "onset": onset}
     if kind not in funcs:
         raise SnnkitError(f"plot.kind: expected one of heatmap, lines, onset, raster, got {kind!r}")
     ax, table = funcs[kind](ds, **spec)
+    if title:
+        ax.figure.suptitle(title, fontsize=10)
     return ax.figure, table
 
 
