@@ -22,7 +22,8 @@ from snnkit.dynamics.spikes import SpikeTrains
 
 KEYS = {
     "n_active", "mean_rate_hz", "mean_rate_active_hz", "cv_mean", "n_cv", "chi",
-    "co_frequency_hz", "co_coherence", "mean_inhibitory_current", "window_ms", "n_spikes",
+    "co_frequency_hz", "co_coherence", "co_prominence", "mean_inhibitory_current", "window_ms",
+    "n_spikes",
 }
 
 
@@ -209,7 +210,8 @@ def test_compute_measures_no_spikes():
     assert all(type(v) is float for v in m.values())
     assert m["n_active"] == 0.0 and m["mean_rate_hz"] == 0.0 and m["n_cv"] == 0.0
     assert m["mean_inhibitory_current"] == 0.0 and m["n_spikes"] == 0.0
-    for key in ("mean_rate_active_hz", "cv_mean", "chi", "co_frequency_hz", "co_coherence"):
+    for key in ("mean_rate_active_hz", "cv_mean", "chi", "co_frequency_hz", "co_coherence",
+                "co_prominence"):
         assert math.isnan(m[key]), key
 
 

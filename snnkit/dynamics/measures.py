@@ -42,8 +42,9 @@ Measures
     ``f* = argmax_{f_min <= f <= f_max} p_pop(f)`` (default band 2-500 Hz) and
     coherence ``kappa = p_pop(f*) / p_indep(f*)``: ``kappa ~ 1`` for independent
     neurons, up to ``n_a`` for a fully synchronous population.  A CO is reported
-    at ``f*`` when ``kappa >= threshold`` (default 5) and the synchrony is at least
-    twice its level for independent neurons, ``chi sqrt(n_a) >= 2``.  Welch segments of 250 ms
+    at ``f*`` when ``kappa >= threshold`` (default 5), the peak is narrow
+    (``p_pop(f*)`` at least 10 times the band's median) and the synchrony is at
+    least twice its level for independent neurons, ``chi sqrt(n_a) >= 2``.  Welch segments of 250 ms
     (4 Hz resolution) keep chance peaks of independent neurons near
     ``kappa`` ~ 2 in a 2 s window; the band stops at 500 Hz because zero-delay
     global coupling correlates spikes within a step (shared pulses), a
@@ -65,6 +66,7 @@ Measures
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
@@ -99,6 +101,7 @@ MEASURE_KEYS = (
     "chi",
     "co_frequency_hz",
     "co_coherence",
+    "co_prominence",
     "mean_inhibitory_current",
     "window_ms",
     "n_spikes",
@@ -310,6 +313,46 @@ def population_spectrum(
     return f, p_pop, p_indep
 
 
+@dataclass(frozen=True)
+class SpectralPeak:
+    """The largest peak of the population spectrum in a band.
+
+    ``frequency`` f* (Hz), ``coherence`` kappa = p_pop(f*)/p_indep(f*) and
+    ``prominence`` = p_pop(f*) / median of p_pop over the band; NaN when undefined.
+    """
+
+    frequency: float
+    coherence: float
+    prominence: float
+
+
+def spectral_peak(spikes: SpikeTrains, f_min: float = 2.0, f_max: float = 500.0,
+                  bin_ms: float = 0.5, segment_ms: float | None = None) -> SpectralPeak:
+    """f* = argmax p_pop(f) over ``f_min <= f <= f_max`` (f > 0), with its coherence and
+    prominence (:func:`population_spectrum` settings ``bin_ms``, ``segment_ms``)."""
+    nan = SpectralPeak(math.nan, math.nan, math.nan)
+    if _window(spikes)[0].size == 0:
+        return nan
+    f, p_pop, p_indep = population_spectrum(spikes, bin_ms=bin_ms, segment_ms=segment_ms)
+    band = np.flatnonzero((f >= f_min) & (f > 0) & (f <= f_max))
+    if band.size == 0:
+        return nan
+    k = band[np.argmax(p_pop[band])]
+    if not p_indep[k] > 0:
+        return nan
+    median = float(np.median(p_pop[band]))
+    prominence = float(p_pop[k] / median) if median > 0 else math.inf
+    return SpectralPeak(float(f[k]), float(p_pop[k] / p_indep[k]), prominence)
+
+
+def is_collective_oscillation(peak: SpectralPeak, n_active: int, n_spikes: int, chi: float,
+                              threshold: float = 5.0, min_sync: float = 2.0,
+                              min_prominence: float = 10.0) -> bool:
+    """The CO criterion of :func:`co_frequency` (see there)."""
+    return (n_active >= 2 and n_spikes >= CO_MIN_SPIKES and peak.coherence >= threshold
+            and peak.prominence >= min_prominence and chi * math.sqrt(n_active) >= min_sync)
+
+
 def co_frequency(
     spikes: SpikeTrains,
     threshold: float = 5.0,
@@ -319,24 +362,28 @@ def co_frequency(
     f_max: float = 500.0,
     chi: float | None = None,
     min_sync: float = 2.0,
+    min_prominence: float = 10.0,
 ) -> tuple[float, float]:
     """Frequency (Hz) and coherence of the population's collective oscillation.
 
-    From :func:`population_spectrum` (``bin_ms``, ``segment_ms``):
-    ``f* = argmax p_pop(f)`` over ``f_min <= f <= f_max``, ``f > 0``; coherence
-    ``kappa = p_pop(f*) / p_indep(f*)`` (~1 for independent neurons, up to ``n_a``
-    for a synchronous population).
+    From :func:`spectral_peak`: f* = argmax p_pop(f) over ``f_min <= f <= f_max``,
+    coherence ``kappa = p_pop(f*) / p_indep(f*)`` (~1 for independent neurons, up to
+    ``n_a`` for a synchronous population) and prominence ``p_pop(f*) / median(p_pop)``.
 
-    Returns ``(f*, kappa)``.  ``f*`` is NaN (no CO) when ``kappa < threshold``,
-    when the synchrony is not above its level for independent neurons,
-    ``chi sqrt(n_a) < min_sync`` (``chi`` from :func:`golomb_chi` unless given;
-    independent neurons give ``chi sqrt(n_a) ~ 1``), when fewer than 2 neurons are
-    active, or when the window holds fewer than ``CO_MIN_SPIKES`` spikes.  The
-    synchrony condition keeps out spectral structure without a population
-    rhythm, e.g. the sub-millisecond correlations that shared pulses create at
-    zero delay.  Whether an oscillation is *macroscopic* (chi independent of N)
-    can only be told from several network sizes (see the sweeps).  ``kappa`` is
-    NaN when undefined (no spikes, no frequency above ``f_min``).
+    Returns ``(f*, kappa)``.  ``f*`` is NaN (no CO) unless all of these hold:
+
+    * ``kappa >= threshold``: the neurons are coherent at f*;
+    * prominence ``>= min_prominence``: a narrow peak, a rhythm (broadband
+      correlations, e.g. those shared pulses create at zero delay, and the
+      spectra of independent neurons give prominences of 1.5-3; collective
+      oscillations give 10^2-10^3);
+    * ``chi sqrt(n_a) >= min_sync``: synchrony above its level for independent
+      neurons (~1; ``chi`` from :func:`golomb_chi` unless given);
+    * at least 2 active neurons and ``CO_MIN_SPIKES`` spikes.
+
+    Whether an oscillation is *macroscopic* (chi independent of N) can only be
+    told from several network sizes (see the sweeps).  ``kappa`` is NaN when
+    undefined (no spikes, no frequency in the band).
 
     Chance peaks: for independent neurons ``kappa`` is the largest of many noisy
     ratios whose spread shrinks with the number of Welch segments.  With 1 s
@@ -345,24 +392,15 @@ def co_frequency(
     segments (15 in 2 s) bring chance peaks down to ~2.
     """
     i, _ = _window(spikes)
-    if i.size == 0:
-        return math.nan, math.nan
-    f, p_pop, p_indep = population_spectrum(spikes, bin_ms=bin_ms, segment_ms=segment_ms)
-    band = np.flatnonzero((f >= f_min) & (f > 0) & (f <= f_max))
-    if band.size == 0:
-        return math.nan, math.nan
-    k = band[np.argmax(p_pop[band])]
-    if not p_indep[k] > 0:
-        return math.nan, math.nan
-    coherence = float(p_pop[k] / p_indep[k])
-    n_active = np.count_nonzero(np.bincount(i, minlength=spikes.N))
-    if n_active < 2 or i.size < CO_MIN_SPIKES or not coherence >= threshold:
-        return math.nan, coherence
+    peak = spectral_peak(spikes, f_min, f_max, bin_ms, segment_ms)
+    if i.size == 0 or not math.isfinite(peak.coherence):
+        return math.nan, peak.coherence
+    n_active = int(np.count_nonzero(np.bincount(i, minlength=spikes.N)))
     if chi is None:
         chi = golomb_chi(spikes)
-    if not chi * math.sqrt(n_active) >= min_sync:
-        return math.nan, coherence
-    return float(f[k]), coherence
+    ok = is_collective_oscillation(peak, n_active, i.size, chi, threshold, min_sync,
+                                   min_prominence)
+    return (peak.frequency if ok else math.nan), peak.coherence
 
 
 # --------------------------------------------------------------------------- currents
@@ -452,8 +490,8 @@ def compute_measures(
     * ``cv_mean``: mean of the finite ``CV_i`` of :func:`cv_isi` (NaN if none);
     * ``n_cv``: number of neurons with a finite CV (>= 3 spikes, not all coincident);
     * ``chi``: :func:`golomb_chi` with ``tau = chi_tau``;
-    * ``co_frequency_hz``, ``co_coherence``: :func:`co_frequency` with
-      ``threshold = co_threshold``;
+    * ``co_frequency_hz``, ``co_coherence``, ``co_prominence``: :func:`co_frequency`
+      with ``threshold = co_threshold`` (:func:`spectral_peak`);
     * ``mean_inhibitory_current``: mean over all neurons of :func:`inhibitory_current`;
     * ``window_ms``: window length ``T``; ``n_spikes``: spikes in the window.
 
@@ -465,7 +503,9 @@ def compute_measures(
     cv = cv_isi(spikes)
     cv_ok = cv[np.isfinite(cv)]
     chi = golomb_chi(spikes, tau=chi_tau)
-    co_f, co_k = co_frequency(spikes, threshold=co_threshold, chi=chi)
+    peak = spectral_peak(spikes)
+    n_spikes = _window(spikes)[0].size
+    is_co = is_collective_oscillation(peak, n_act, n_spikes, chi, threshold=co_threshold)
     current = inhibitory_current(spikes, g, K, tau_m, pre, post)
     N = spikes.N
     out = {
@@ -475,11 +515,12 @@ def compute_measures(
         "cv_mean": float(cv_ok.mean()) if cv_ok.size else math.nan,
         "n_cv": cv_ok.size,
         "chi": chi,
-        "co_frequency_hz": co_f,
-        "co_coherence": co_k,
+        "co_frequency_hz": peak.frequency if is_co else math.nan,
+        "co_coherence": peak.coherence,
+        "co_prominence": peak.prominence,
         "mean_inhibitory_current": float(current.mean()) if N else math.nan,
         "window_ms": spikes.duration,
-        "n_spikes": _window(spikes)[0].size,
+        "n_spikes": n_spikes,
     }
     result = {k: float(out[k]) for k in MEASURE_KEYS}
     if I is not None:

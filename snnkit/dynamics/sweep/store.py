@@ -45,6 +45,7 @@ MEASURE_INFO: dict[str, tuple[str, str]] = {
     "chi": ("1", "Golomb-Hansel synchrony of exponentially filtered spike trains"),
     "co_frequency_hz": ("Hz", "frequency of the collective oscillation (NaN: none)"),
     "co_coherence": ("1", "population / independent power at the spectral peak"),
+    "co_prominence": ("1", "spectral peak / median population power in 2-500 Hz"),
     "mean_inhibitory_current": ("1", "measured mean inhibitory input (threshold units)"),
     "window_ms": ("ms", "measurement window"),
     "n_spikes": ("1", "spikes in the window"),
