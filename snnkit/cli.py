@@ -168,6 +168,8 @@ def plot(
                    ] = None,
     raster: Annotated[list[str] | None, typer.Option(
         "--raster", help="Simulate and draw a point again, e.g. g=5,delay=2,seed=0.")] = None,
+    show_ms: Annotated[float, typer.Option("--show-ms", help="Time span of rasters (ms).")
+                       ] = 500.0,
 ) -> None:
     """Draw heat maps, lines (with mean-field curves), onsets or rasters of a sweep."""
     from snnkit.dynamics.sweep import open_results
@@ -186,8 +188,8 @@ def plot(
                 fig["meanfield"] = True
             figures = [fig]
         if raster:
-            figures = (figures or []) + [{"kind": "raster", "points": [_parse_point(r)
-                                                                        for r in raster]}]
+            figures = (figures or []) + [{"kind": "raster", "show_ms": show_ms,
+                                          "points": [_parse_point(r) for r in raster]}]
         for path in plot_sweep(ds, target, fmt=fmt, figures=figures):
             typer.echo(f"wrote {path}")
     except SnnkitError as exc:

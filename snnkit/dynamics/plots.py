@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from snnkit.dynamics.result import SimulationResult
 
 
+#: Largest pulse g/K (threshold units) for which the Siegert curve is drawn.
+MAX_DIFFUSION_PULSE = 0.5
+
+
 def raster_figure(result: SimulationResult, show_ms: float = 500.0, max_dots: int = 200_000,
                   rate_bin_ms: float = 1.0):
     """Raster (last ``show_ms`` of the window), population rate, and rate vs I.
@@ -75,14 +79,22 @@ def raster_figure(result: SimulationResult, show_ms: float = 500.0, max_dots: in
     order = np.argsort(result.I)
     to_hz, ref = 1.0 / (cfg.tau_m * 1e-3), cfg.t_ref / cfg.tau_m
     ax_i.plot(result.I, rates, ".", ms=2.5, c="k", label="measured")
-    for s, color, name in ((np.zeros_like(sigma), "C3", r"$\sigma = 0$ (free LIF)"),
-                           (sigma, "C0", r"$\sigma_i$ measured (Siegert)")):
+    pulse = cfg.g / cfg.in_degree
+    predictions = [(np.zeros_like(sigma), "C3", r"$\sigma = 0$ (free LIF)")]
+    if pulse <= MAX_DIFFUSION_PULSE:
+        predictions.append((sigma, "C0", r"$\sigma_i$ measured (Siegert)"))
+    else:
+        ax_i.plot([], [], " ", label=f"no Siegert curve: pulses g/K = {pulse:.3g}\n"
+                                     "too large for a diffusion")
+    top = float(rates.max(initial=0.0))
+    for s, color, name in predictions:
         predicted = siegert_rate(mu[order], s[order], tau_ref=ref) * to_hz
         label = f"at measured $\\mu_i = I_i - c_i$, {name}"
         if cfg.coupling == "global":  # one drive for all: a curve
             ax_i.plot(result.I[order], predicted, c=color, lw=1.1, label=label)
         else:  # each neuron its own measured drive
             ax_i.plot(result.I[order], predicted, "x", ms=2.5, c=color, mew=0.5, label=label)
+    ax_i.set_ylim(bottom=-0.03 * max(top, 1.0), top=1.25 * max(top, 1.0))
     ax_i.set_xlabel("excitability $I_i$")
     ax_i.set_ylabel("rate (Hz)")
     ax_i.legend(fontsize=7, loc="upper left")

@@ -21,7 +21,7 @@ Figure specs (the ``[[plot]]`` tables of a sweep file, or :func:`plot_sweep`'s
              the threshold, per seed, plotted against hue
 ``raster``   ``points``: a list of coordinate dicts (or ``point``: one); each point
              is simulated again from its config (deterministic) and drawn with
-             :func:`snnkit.dynamics.plots.raster_figure`
+             :func:`snnkit.dynamics.plots.raster_figure`; ``show_ms``: time span shown
 
 Each figure also yields a Markdown table of the numbers it shows
 (:func:`plot_sweep` writes them to ``summary.md``).
@@ -282,8 +282,9 @@ class _quiet:
 
 # --------------------------------------------------------------------------- rasters
 
-def raster_of(ds: xr.Dataset, progress: bool = False, **coords: Any):
-    """Simulate one point of the sweep again (same config, same seed) and draw its raster."""
+def raster_of(ds: xr.Dataset, progress: bool = False, show_ms: float = 500.0, **coords: Any):
+    """Simulate one point of the sweep again (same config, same seed) and draw its raster
+    (the last ``show_ms`` of the window)."""
     from snnkit.dynamics.simulate import simulate
     from snnkit.dynamics.sweep.store import spec_of
 
@@ -297,7 +298,7 @@ def raster_of(ds: xr.Dataset, progress: bool = False, **coords: Any):
     for dim in spec.grid:
         coords.setdefault(dim, spec.grid[dim][0])
     cfg = spec.base.replace(**coords)
-    return simulate(cfg, progress=progress).raster()
+    return simulate(cfg, progress=progress).raster(show_ms=show_ms)
 
 
 # --------------------------------------------------------------------------- driver
@@ -318,7 +319,7 @@ def draw(ds: xr.Dataset, spec: Mapping[str, Any]):
     spec.pop("name", None)
     title = spec.pop("title", None)
     if kind == "raster":
-        return raster_of(ds, **spec.get("point", {})), ""
+        return raster_of(ds, show_ms=spec.get("show_ms", 500.0), **spec.get("point", {})), ""
     funcs = {"heatmap": heatmap, "lines": lines, "onset": onset}
     if kind not in funcs:
         raise SnnkitError(f"plot.kind: expected one of heatmap, lines, onset, raster, got {kind!r}")
@@ -354,7 +355,8 @@ def plot_sweep(ds: xr.Dataset, out_dir: str | Path, fmt: str = "png",
         if fig_spec.get("kind") == "raster" and "points" in fig_spec:
             for p in fig_spec["points"]:
                 name = "raster_" + "_".join(f"{k}{_fmt(v)}" for k, v in p.items())
-                expanded.append({"kind": "raster", "point": dict(p), "name": name})
+                expanded.append({"kind": "raster", "point": dict(p), "name": name,
+                                 "show_ms": fig_spec.get("show_ms", 500.0)})
         else:
             expanded.append(fig_spec)
     for k, fig_spec in enumerate(expanded):
