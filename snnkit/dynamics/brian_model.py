@@ -59,10 +59,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import brian2 as b2
 import numpy as np
 from scipy.linalg import expm
 
+from snnkit.dynamics.engines._brian2 import b2
 from snnkit.dynamics.network import NetworkInstance
 
 #: Bumped whenever the generated model code changes (part of the build-cache key).

@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 
-import brian2 as b2
 import numpy as np
-from brian2.devices.device import RuntimeDevice
 
+from snnkit.dynamics.engines._brian2 import RuntimeDevice, b2
 from snnkit.dynamics.spikes import SpikeTrains
 
 
 def quiet_brian() -> None:
-    """No debug log files in /tmp, no INFO chatter; warnings stay visible.
-
-    Brian2 also installs a ``sys.excepthook`` that reports *any* uncaught
-    exception as a Brian2 bug; snnkit restores Python's own hook.
-    """
-    if sys.excepthook is not sys.__excepthook__:
-        sys.excepthook = sys.__excepthook__
+    """No debug log files in /tmp, no INFO chatter; warnings stay visible."""
     b2.prefs.logging.file_log = False
     b2.prefs.logging.delete_log_on_exit = True
     b2.BrianLogger.log_level_warn()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 
-import brian2 as b2
-
 from snnkit.dynamics import brian_model
 from snnkit.dynamics.engines import EngineRun
+from snnkit.dynamics.engines._brian2 import b2
 from snnkit.dynamics.engines.brian_common import activate_runtime, window_spikes
 from snnkit.dynamics.network import NetworkInstance
 from snnkit.progress import advance_to, progress_bar

@@ -46,13 +46,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import brian2 as b2
 import numpy as np
 from filelock import FileLock
 
 from snnkit.dynamics import brian_model
 from snnkit.dynamics.config import ModelConfig
 from snnkit.dynamics.engines import EngineRun
+from snnkit.dynamics.engines._brian2 import b2
 from snnkit.dynamics.engines.brian_common import activate_standalone, window_spikes
 from snnkit.dynamics.network import NetworkInstance
 from snnkit.progress import advance_to, progress_bar

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import xarray as xr
 
-from snnkit.dynamics.engines.brian_standalone import structure_key
 from snnkit.dynamics.sweep.spec import SweepSpec, load_sweep
 from snnkit.dynamics.sweep.store import SweepStore, remove_points
 from snnkit.dynamics.sweep.worker import run_point
@@ -90,6 +89,8 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | N
         where = scheduler or f"local cluster, {len(client.scheduler_info()['workers'])} workers"
         store.log(f"{'resume' if done else 'start'}: {len(todo)} of {spec.n_points} points "
                   f"to run on {where}")
+        from snnkit.dynamics.engines.brian_standalone import structure_key
+
         todo.sort(key=lambda p: (structure_key(p.config), p.config.seed, p.index))
         futures = {}
         for p in todo:
