@@ -13,7 +13,11 @@ import os
 import time
 from typing import Any
 
+# Imported here, not lazily: Dask runs tasks in a worker thread, and Brian2's import
+# installs signal handlers, which Python allows only in the main thread (where Dask
+# unpickles this module).
 from snnkit.dynamics.config import ModelConfig
+from snnkit.dynamics.engines import brian_runtime, brian_standalone  # noqa: F401
 from snnkit.dynamics.simulate import simulate
 
 
