@@ -170,6 +170,8 @@ def plot(
         "--raster", help="Simulate and draw a point again, e.g. g=5,delay=2,seed=0.")] = None,
     show_ms: Annotated[float, typer.Option("--show-ms", help="Time span of rasters (ms).")
                        ] = 500.0,
+    figures_file: Annotated[Path | None, typer.Option(
+        "--figures", help="Take the [[plot]] figures from this sweep TOML instead.")] = None,
 ) -> None:
     """Draw heat maps, lines (with mean-field curves), onsets or rasters of a sweep."""
     from snnkit.dynamics.sweep import open_results
@@ -180,6 +182,10 @@ def plot(
         folder = results if results.is_dir() else results.parent
         target = out or folder / "figures"
         figures = None
+        if figures_file is not None:
+            from snnkit.dynamics.config import read_toml
+
+            figures = read_toml(figures_file).get("plot", [])
         if kind or measure:
             fig = {"kind": kind or "lines", "measure": measure or "n_active"}
             fig.update({k: v for k, v in (("x", x), ("y", y), ("hue", hue)) if v})

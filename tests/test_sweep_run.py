@@ -122,7 +122,7 @@ def test_kill_9_then_resume_gives_identical_results(reference, tmp_path):
         if n_done >= 3:
             break
         assert proc.poll() is None, "sweep finished before it could be killed"
-        time.sleep(0.05)
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its scheduler and its workers
     proc.wait()
     stored = len(list((out / "points").glob("p*.json")))
@@ -188,6 +188,13 @@ def test_cli_sweep_and_plot(reference, tmp_path):
                                  "--hue", "delay", "--out", str(tmp_path / "l"), "--format", "svg"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "l" / "summary.md").read_text().count("|") > 20
+    figs = tmp_path / "figs.toml"
+    figs.write_text('[[plot]]\nname = "drive"\nkind = "lines"\nmeasure = "drive_top"\n'
+                    'x = "g"\nhue = "delay"\nhline = 1.0\nylim = [0.0, 1.6]\n')
+    result = runner.invoke(app, ["plot", str(out), "--figures", str(figs), "--out",
+                                 str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "d").glob("*.png")] == ["drive.png"]
     bad = runner.invoke(app, ["plot", str(out), "--measure", "nope"])
     assert bad.exit_code == 2 and "measure: expected one of" in bad.output
     empty = write_sweep(tmp_path / "empty.toml", {**SWEEP, "grid": {}})

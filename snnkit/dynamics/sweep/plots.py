@@ -15,7 +15,8 @@ Figure specs (the ``[[plot]]`` tables of a sweep file, or :func:`plot_sweep`'s
              ``meanfield`` (bool: WTA for global coupling, the approximate
              diffusion closure for sparse coupling; only for n_active and
              mean_rate_hz against g), ``logx``, ``minimum`` (report the minimum
-             of each curve and ``at_min`` measures there), ``hline``, ``sel``
+             of each curve and ``at_min`` measures there), ``hline``, ``ylim``,
+             ``sel``
 ``onset``    ``measure`` (default ``chi``), ``x`` (default ``g``), ``hue`` (default
              ``delay``), ``threshold``: the smallest x where the measure reaches
              the threshold, per seed, plotted against hue
@@ -156,7 +157,7 @@ def _edges(values: np.ndarray, log: bool | None) -> np.ndarray:
 def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *, ax=None,
           sel: Mapping[str, Any] | None = None, meanfield: bool = False,
           logx: bool | None = None, minimum: bool = False, at_min: Sequence[str] = (),
-          hline: float | None = None) -> tuple[Any, str]:
+          hline: float | None = None, ylim: Sequence[float] | None = None) -> tuple[Any, str]:
     """``measure`` against ``x``, one curve per ``hue`` value, mean ± s.d. over seeds."""
     dims = [x] + ([hue] if hue else [])
     _check(ds, measure, dims)
@@ -199,6 +200,8 @@ def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *,
                     label=name if shared or color is curves[0][3] else None)
     if hline is not None:
         ax.axhline(hline, color="0.5", ls=":", lw=1)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     if logx if logx is not None else _is_log(xs):
         ax.set_xscale("log")
     ax.set_xlabel(label(x))
