@@ -137,7 +137,7 @@ def sweep(
         if ds.attrs.get("nan_summary"):
             typer.echo(f"NaN values stored: {ds.attrs['nan_summary']}")
         if plot:
-            for path in plot_sweep(ds, out / "figures"):
+            for path in plot_sweep(ds, out / "figures", results_path=out / "results.nc"):
                 typer.echo(f"wrote {path}")
     except SnnkitError as exc:
         _fail(str(exc))
@@ -196,7 +196,9 @@ def plot(
         if raster:
             figures = (figures or []) + [{"kind": "raster", "show_ms": show_ms,
                                           "points": [_parse_point(r) for r in raster]}]
-        for path in plot_sweep(ds, target, fmt=fmt, figures=figures):
+        results_file = results / "results.nc" if results.is_dir() else results
+        for path in plot_sweep(ds, target, fmt=fmt, figures=figures, results_path=results_file,
+                               figures_file=figures_file):
             typer.echo(f"wrote {path}")
     except SnnkitError as exc:
         _fail(str(exc))

@@ -341,9 +341,16 @@ def figure_name(spec: Mapping[str, Any], k: int) -> str:
 
 
 def plot_sweep(ds: xr.Dataset, out_dir: str | Path, fmt: str = "png",
-               figures: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
+               figures: Sequence[Mapping[str, Any]] | None = None,
+               results_path: str | Path | None = None,
+               figures_file: str | Path | None = None) -> list[Path]:
     """Draw ``figures`` (default: the sweep's ``[[plot]]`` entries, else
-    :func:`default_figures`) into ``out_dir``; write their tables to ``summary.md``."""
+    :func:`default_figures`) into ``out_dir``; write their tables to ``summary.md``.
+
+    ``results_path`` (the ``results.nc`` the dataset came from) lets the summary
+    name the commands that regenerate the figures and the data (with
+    ``--figures figures_file`` when the figure specs came from a file).
+    """
     if fmt not in ("png", "svg", "pdf"):
         raise SnnkitError(f"--format: expected png, svg or pdf, got {fmt!r}")
     if figures is None:
@@ -353,6 +360,12 @@ def plot_sweep(ds: xr.Dataset, out_dir: str | Path, fmt: str = "png",
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written, summary = [], [f"# {ds.attrs.get('title', 'sweep')}\n"]
+    if results_path is not None:
+        results = Path(results_path)
+        option = f" --figures {figures_file}" if figures_file else ""
+        summary.append(f"Figures: `snnkit plot {results}{option}`.  Data: `snnkit sweep "
+                       f"{results.parent / 'sweep.toml'} --out NEW_FOLDER --plot` (the "
+                       "resolved sweep; every point is deterministic in its seed).\n")
     expanded = []
     for fig_spec in figures:  # one figure per raster point
         if fig_spec.get("kind") == "raster" and "points" in fig_spec:

@@ -93,9 +93,10 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | N
 
         todo.sort(key=lambda p: (structure_key(p.config), p.config.seed, p.index))
         futures = {}
+        fingerprint = spec.fingerprint()
         for p in todo:
             fut = client.submit(run_point, p.config.to_dict(), pure=False,
-                                key=f"snnkit-{spec.fingerprint()}-{p.index}")
+                                key=f"snnkit-{fingerprint}-{p.index}")
             futures[fut] = p
         nan_counts: Counter[str] = Counter()
         from distributed import as_completed
