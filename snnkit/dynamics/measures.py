@@ -190,6 +190,18 @@ def active_fraction(spikes: SpikeTrains, min_spikes: int = 1) -> float:
     return float(np.count_nonzero(_counts(spikes) >= min_spikes) / spikes.N)
 
 
+def _isis(spikes: SpikeTrains) -> tuple[np.ndarray, np.ndarray]:
+    """All inter-spike intervals in the window and the neuron each belongs to.
+
+    Spikes sorted by ``(i, t)``; differences that cross two neurons are dropped.
+    """
+    i, t = _window(spikes)
+    order = np.lexsort((t, i))
+    i_s, t_s = i[order], t[order]
+    same = i_s[1:] == i_s[:-1]
+    return i_s[1:][same], np.diff(t_s)[same]
+
+
 def cv_isi(spikes: SpikeTrains, min_spikes: int = 3) -> np.ndarray:
     """Coefficient of variation of each neuron's inter-spike intervals, shape ``(N,)``.
 
@@ -199,18 +211,13 @@ def cv_isi(spikes: SpikeTrains, min_spikes: int = 3) -> np.ndarray:
     for one ISI).  Vectorised: spikes sorted by ``(i, t)``, differences that
     cross two neurons masked, per-neuron sums by ``bincount``.
     """
-    i, t = _window(spikes)
     N = spikes.N
-    counts = np.bincount(i, minlength=N)
+    counts = np.bincount(_window(spikes)[0], minlength=N)
     cv = np.full(N, np.nan)
     ok = counts >= max(int(min_spikes), 2)
     if not ok.any():
         return cv
-    order = np.lexsort((t, i))
-    i_s, t_s = i[order], t[order]
-    same = i_s[1:] == i_s[:-1]
-    owner = i_s[1:][same]
-    isi = np.diff(t_s)[same]
+    owner, isi = _isis(spikes)
     n_isi = np.maximum(np.bincount(owner, minlength=N), 1).astype(np.float64)
     mean = np.bincount(owner, weights=isi, minlength=N) / n_isi
     # second pass about each neuron's mean: no cancellation for nearly periodic trains
@@ -551,11 +558,12 @@ def drive_measures(spikes: SpikeTrains, I: np.ndarray, current: np.ndarray, g: f
     if cv is None:
         cv = cv_isi(spikes)
     rate_tau = firing_rates(spikes).mean() * tau_m * 1e-3
-    ratios = []
-    supra = I > 1
-    for j, train in enumerate(spikes.trains()):
-        if train.size >= 3 and supra[j]:
-            ratios.append(np.diff(train).min() / (tau_m * np.log(I[j] / (I[j] - 1))))
+    owner, isi = _isis(spikes)
+    min_isi = np.full(spikes.N, np.inf)
+    np.minimum.at(min_isi, owner, isi)
+    counts = np.bincount(_window(spikes)[0], minlength=spikes.N)
+    use = (counts >= 3) & (I > 1)
+    ratios = min_isi[use] / (tau_m * np.log(I[use] / (I[use] - 1)))
     finite_cv = cv[np.isfinite(cv)]
     N = spikes.N
     return {
@@ -563,6 +571,6 @@ def drive_measures(spikes: SpikeTrains, I: np.ndarray, current: np.ndarray, g: f
         "drive_top": float(I.max() - current.mean()) if N else math.nan,
         "frac_supra": float(np.mean(mu > 1)) if N else math.nan,
         "sigma_shot": float(g * math.sqrt(rate_tau / K)) if K else math.nan,
-        "isi_free_ratio": float(np.median(ratios)) if ratios else math.nan,
+        "isi_free_ratio": float(np.median(ratios)) if ratios.size else math.nan,
         "frac_cv_above_1": float(np.mean(finite_cv > 1)) if finite_cv.size else math.nan,
     }

@@ -103,6 +103,15 @@ def _is_log(values: np.ndarray) -> bool:
     return v.size > 2 and np.all(v > 0) and np.allclose(np.diff(np.log(v)), np.log(v[1] / v[0]))
 
 
+def _finish(ax, xs: np.ndarray, logx: bool | None, xlabel: str, ylabel: str, title: str) -> None:
+    """Log x axis when asked (or when the grid is geometric), labels and title."""
+    if logx if logx is not None else _is_log(xs):
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+
+
 # --------------------------------------------------------------------------- heat map
 
 def heatmap(ds: xr.Dataset, measure: str, x: str | None = None, y: str | None = None, *,
@@ -124,15 +133,11 @@ def heatmap(ds: xr.Dataset, measure: str, x: str | None = None, y: str | None = 
                          cmap="viridis")
     cbar = ax.figure.colorbar(mesh, ax=ax)
     cbar.set_label(label(measure))
-    if logx if logx is not None else _is_log(xs):
-        ax.set_xscale("log")
     if logy if logy is not None else _is_log(ys):
         ax.set_yscale("log")
-    ax.set_xlabel(label(x))
-    ax.set_ylabel(label(y))
-    n_seeds = ds.sizes["seed"]
-    ax.set_title(f"{label(measure)} (mean of {n_seeds} seeds)" + (f", {fixed}" if fixed else ""),
-                 fontsize=9)
+    _finish(ax, xs, logx, label(x), label(y),
+            f"{label(measure)} (mean of {ds.sizes['seed']} seeds)" + (f", {fixed}" if fixed
+                                                                      else ""))
     rows = [f"| {y} \\ {x} | " + " | ".join(_fmt(float(v)) for v in xs) + " |",
             "|---" * (len(xs) + 1) + "|"]
     rows += [f"| {_fmt(float(yv))} | " + " | ".join(f"{v:.3g}" for v in mean.sel({y: yv}).values)
@@ -202,13 +207,8 @@ def lines(ds: xr.Dataset, measure: str, x: str = "g", hue: str | None = None, *,
         ax.axhline(hline, color="0.5", ls=":", lw=1)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    if logx if logx is not None else _is_log(xs):
-        ax.set_xscale("log")
-    ax.set_xlabel(label(x))
-    ax.set_ylabel(label(measure))
-    n_seeds = ds.sizes["seed"]
-    ax.set_title(f"mean ± s.d. over {n_seeds} seeds" + (f"; {fixed}" if fixed else ""),
-                 fontsize=9)
+    _finish(ax, xs, logx, label(x), label(measure),
+            f"mean ± s.d. over {ds.sizes['seed']} seeds" + (f"; {fixed}" if fixed else ""))
     ax.legend(fontsize=7)
     table = "\n".join(rows)
     if min_rows:
