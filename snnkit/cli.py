@@ -204,6 +204,107 @@ def plot(
         _fail(str(exc))
 
 
+train_app = typer.Typer(help="Train spiking networks (ST-RSBP, BPTT baseline).",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
+data_app = typer.Typer(help="Data sets: download and check.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _train(method: str, config: Path, out: Path, resume: bool, device: str,
+           set_: list[str] | None, data_dir: Path | None, quiet: bool) -> None:
+    from snnkit.train.config import load_train_config
+    from snnkit.train.trainer import init_distributed, train
+
+    try:
+        cfg = load_train_config(config, set_ or [], method=method)
+        init_distributed(device)
+        rows = train(cfg, out, resume=resume, device=device, progress=not quiet,
+                     data_dir=data_dir)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
+        raise typer.Exit(130) from None
+    if rows:
+        best = max(rows, key=lambda r: r["test_accuracy"])
+        typer.echo(f"{method}: {len(rows)} epochs, last test accuracy "
+                   f"{100 * rows[-1]['test_accuracy']:.2f}%, best "
+                   f"{100 * best['test_accuracy']:.2f}% (epoch {best['epoch']}); wrote {out}/")
+
+
+_CONFIG = typer.Option("--config", "-c",
+                       help="Training config (TOML), e.g. models/strsbp_fmnist.toml.")
+_OUT = typer.Option("--out", help="Output folder (metrics.csv, checkpoint.pt, model.pt, ...).")
+_RESUME = typer.Option("--resume", help="Continue from DIR/checkpoint.pt.")
+_DEVICE = typer.Option("--device", help="cpu or cuda.")
+_SET = typer.Option("--set", help="Override a config key, TABLE.KEY=VALUE (repeatable).")
+_DATA = typer.Option("--data-dir", help="Folder holding the data sets (else SNNKIT_DATA, ...).")
+_QUIET = typer.Option("--quiet", "-q", help="No progress bar.")
+
+
+@train_app.command("st-rsbp")
+def train_strsbp(
+    config: Annotated[Path, _CONFIG], out: Annotated[Path, _OUT],
+    resume: Annotated[bool, _RESUME] = False, device: Annotated[str, _DEVICE] = "cpu",
+    set_: Annotated[list[str] | None, _SET] = None,
+    data_dir: Annotated[Path | None, _DATA] = None, quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Train with ST-RSBP (spike-train-level recurrent backprop, Zhang & Li 2019)."""
+    _train("st-rsbp", config, out, resume, device, set_, data_dir, quiet)
+
+
+@train_app.command("bptt")
+def train_bptt(
+    config: Annotated[Path, _CONFIG], out: Annotated[Path, _OUT],
+    resume: Annotated[bool, _RESUME] = False, device: Annotated[str, _DEVICE] = "cpu",
+    set_: Annotated[list[str] | None, _SET] = None,
+    data_dir: Annotated[Path | None, _DATA] = None, quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Train the same network with BPTT and Norse's surrogate gradient (baseline)."""
+    _train("bptt", config, out, resume, device, set_, data_dir, quiet)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(
+        help="A model file (model.pt, best.pt, models/trained/*.pt).")],
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="fashion-mnist or mnist (default: the model's).")] = None,
+    split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
+    n: Annotated[int | None, typer.Option("--n", help="Only the first N samples.")] = None,
+    device: Annotated[str, _DEVICE] = "cpu",
+    data_dir: Annotated[Path | None, _DATA] = None, quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Print one JSON line: accuracy, n, spikes per sample of a trained model."""
+    import json
+
+    from snnkit.train.evaluate import evaluate as run_evaluate
+
+    try:
+        result = run_evaluate(model, dataset, split, n, data_dir, device, progress=not quiet)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(result))
+
+
+@data_app.command("download")
+def data_download(
+    name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.")],
+    dest: Annotated[Path | None, typer.Option(
+        "--dest", help="Folder to put NAME/ in (default: SNNKIT_DATA, else the cache).")] = None,
+    quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Download a data set from its official mirror and verify its checksums."""
+    from snnkit.train.data import download
+
+    try:
+        folder = download(name, dest, progress=not quiet)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(f"{name}: verified files in {folder}/")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

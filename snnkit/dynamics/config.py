@@ -30,9 +30,7 @@ naming the key and what was expected.
 
 from __future__ import annotations
 
-import difflib
 import math
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +39,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from snnkit.errors import ConfigError
+from snnkit.tomlconfig import config_error, parse_override, read_toml
 
 Coupling = Literal["global", "sparse"]
 Pulse = Literal["delta", "alpha"]
@@ -137,7 +136,7 @@ class ModelConfig(BaseModel):
         try:
             return cls(**dict(values))
         except ValidationError as exc:
-            raise _config_error(exc, source, cls) from None
+            raise config_error(exc, source, cls) from None
         except ConfigError as exc:
             raise ConfigError(exc.field, exc.expected, exc.got, source) from None
 
@@ -154,39 +153,6 @@ class ModelConfig(BaseModel):
     def to_toml(self) -> str:
         """The resolved config as TOML text (loadable with :func:`load_config`)."""
         return tomli_w.dumps(self.to_dict())
-
-
-def _config_error(exc: ValidationError, source: str | None, model: type[BaseModel]) -> ConfigError:
-    """Turn the first pydantic error into a one-line :class:`ConfigError`."""
-    err = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in err["loc"]) or "config"
-    kind, ctx = err["type"], err.get("ctx", {})
-    got = err.get("input")
-    if kind == "extra_forbidden":
-        known = sorted(model.model_fields)
-        close = difflib.get_close_matches(field, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
-        return ConfigError(field, f"a known model key{hint}", None, source)
-    if kind == "value_error" and isinstance(ctx.get("error"), ConfigError):
-        inner = ctx["error"]
-        return ConfigError(inner.field, inner.expected, inner.got, source)
-    expected = {
-        "int_type": "an integer",
-        "int_from_float": "an integer",
-        "float_type": "a number",
-        "string_type": "a string",
-        "bool_type": "true or false",
-        "missing": "a value (required key)",
-    }.get(kind)
-    if expected is None and kind == "literal_error":
-        expected = f"one of {ctx.get('expected')}"
-    if expected is None and kind in ("greater_than_equal", "greater_than", "less_than_equal"):
-        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}[kind]
-        bound = next(iter(ctx.values()))
-        expected = f"a value {op} {bound}"
-    if expected is None:
-        expected = err["msg"]
-    return ConfigError(field, expected, None if kind == "missing" else got, source)
 
 
 # -- files and overrides -----------------------------------------------------
@@ -217,37 +183,6 @@ def resolve_model_path(spec: str | Path) -> Path:
         return models[name]
     known = ", ".join(models) or "none"
     raise ConfigError("config", f"an existing TOML file or a model name ({known})", str(spec))
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a syntax error becomes a one-line ConfigError naming the file."""
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("config", f"valid TOML ({exc})", None, str(path)) from None
-    except OSError as exc:
-        raise ConfigError("config", f"a readable file ({exc.strerror})", None, str(path)) from None
-
-
-def parse_override(item: str) -> tuple[str, Any]:
-    """Parse one ``key=value`` override; the value is read as a TOML literal.
-
-    ``N=1000`` gives an int, ``g=2.5`` a float, ``coupling=global`` a string
-    (bare words that are not TOML literals are taken as strings).
-    """
-    key, sep, raw = item.partition("=")
-    key, raw = key.strip(), raw.strip()
-    if not sep or not key:
-        raise ConfigError("--set", "KEY=VALUE", item)
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = raw
-    return key, value
 
 
 def load_config(

@@ -1,0 +1,126 @@
+r"""The discrete LIF neuron of ST-RSBP, run on Norse's LIF step function.
+
+The paper's neuron (official code, ``g_Spiking_feedforward``), one step per "ms",
+for every neuron at step :math:`t = 1..T`, in this order:
+
+.. math::
+
+    \epsilon &\leftarrow \epsilon\,(1 - 1/\tau_s) + I[t-1]
+        \qquad I[t-1] = \textstyle\sum_j w_{ij} s_j[t-1]  \ \text{(one-step delay)}\\
+    v &\leftarrow v\,(1 - 1/\tau_m) + \epsilon/\tau_s \\
+    v &\leftarrow 0 \ \text{if the refractory counter } c > 0 \ (c \leftarrow c - 1)\\
+    s[t] &= [v > V_{th} - 10^{-6}], \qquad \text{on a spike } v \leftarrow 0,\ c \leftarrow n_{ref}
+
+with :math:`\epsilon = v = c = 0` at :math:`t = 0`.
+
+Norse's ``lif_feed_forward_step`` (norse 1.1, ``dt = 1``, ``v_leak = v_reset = 0``) does
+``i ← i + x``, ``v ← v + (−v + i)/τ_m``, spike on ``v > v_th``, reset, ``i ← i (1 − 1/τ_s)``.
+With Norse's current :math:`i = (\tau_m/\tau_s)\,\epsilon` (after decay) the two agree when
+Norse is fed :math:`x[t] = (\tau_m/\tau_s)\,I[t-1]` at step :math:`t`, i.e. the input current
+scaled by :data:`current_gain` and delayed one step.  Refractoriness, which Norse's feed-forward
+step lacks, is added around it: a refractory neuron gets an infinite threshold and its membrane
+is set to 0 after the step (:func:`lif_step`).  ``tests/test_train_lif.py`` checks that this
+equals :func:`reference_lif` (a direct loop over the paper's equations) spike for spike.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from norse.torch.functional.lif import LIFFeedForwardState, LIFParameters, lif_feed_forward_step
+
+#: The paper's threshold tolerance: a neuron fires on v > V_th - 1e-6.
+THRESHOLD_EPS = 1e-6
+
+
+class NeuronParams(NamedTuple):
+    """Time constants (steps), threshold and refractory steps of one layer."""
+
+    tau_m: float = 64.0
+    tau_s: float = 8.0
+    v_th: float = 20.0
+    refractory: int = 2
+
+    @property
+    def current_gain(self) -> float:
+        """Factor τ_m/τ_s from the paper's ε/τ_s drive to Norse's i/τ_m drive."""
+        return self.tau_m / self.tau_s
+
+    def norse(self, method: str = "super", alpha: float = 100.0) -> LIFParameters:
+        """Norse parameters: dt = 1, rest and reset at 0, threshold with the paper's tolerance."""
+        return LIFParameters(
+            tau_syn_inv=torch.as_tensor(1.0 / self.tau_s),
+            tau_mem_inv=torch.as_tensor(1.0 / self.tau_m),
+            v_leak=torch.as_tensor(0.0),
+            v_th=torch.as_tensor(self.v_th - THRESHOLD_EPS),
+            v_reset=torch.as_tensor(0.0),
+            method=method,
+            alpha=torch.as_tensor(alpha),
+        )
+
+
+class LIFState(NamedTuple):
+    """Norse's (v, i) plus the refractory counter (steps left)."""
+
+    v: torch.Tensor
+    i: torch.Tensor
+    refrac: torch.Tensor
+
+
+def initial_state(shape: tuple[int, ...], device: torch.device | str | None = None,
+                  dtype: torch.dtype = torch.float32) -> LIFState:
+    zeros = torch.zeros(shape, device=device, dtype=dtype)
+    return LIFState(zeros, zeros.clone(), torch.zeros(shape, device=device, dtype=torch.int8))
+
+
+def lif_step(x: torch.Tensor, state: LIFState, params: NeuronParams,
+             norse_params: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+    """One step: Norse's LIF step with the refractory clamp around it.
+
+    ``x`` is Norse's input current of this step, i.e. ``current_gain ×`` the paper's
+    input of the previous step.  Differentiable through Norse's surrogate when
+    ``norse_params.method`` has one (BPTT); ST-RSBP calls it under ``no_grad``.
+    """
+    if params.refractory > 0:
+        blocked = state.refrac > 0
+        p = norse_params._replace(v_th=torch.where(blocked, torch.inf, norse_params.v_th))
+    else:
+        p = norse_params
+    z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), p, dt=1.0)
+    refrac = state.refrac
+    v = new.v
+    if params.refractory > 0:
+        v = v.masked_fill(blocked, 0.0)
+        refrac = torch.where(z > 0, params.refractory, (refrac - 1).clamp_(min=0)).to(torch.int8)
+    return z, LIFState(v, new.i, refrac)
+
+
+def reference_lif(inputs: torch.Tensor, params: NeuronParams,
+                  lateral: torch.Tensor | None = None) -> torch.Tensor:
+    """The paper's recursion, written out step by step (slow; the test reference).
+
+    ``inputs`` (T, ..., N) is the synaptic input I[t] caused by presynaptic spikes of
+    step ``t`` (it reaches ε at step ``t + 1``); ``lateral`` (N, N), optional, adds
+    ``lateral @ s[t]`` from the layer's own spikes.  Returns spikes (T, ..., N).
+    """
+    T = inputs.shape[0]
+    eps = torch.zeros_like(inputs[0], dtype=torch.float64)
+    v = torch.zeros_like(eps)
+    count = torch.zeros_like(eps)
+    prev_in = torch.zeros_like(eps)
+    out = torch.zeros_like(inputs, dtype=torch.float64)
+    for t in range(T):
+        eps = eps * (1 - 1 / params.tau_s) + prev_in
+        v = v * (1 - 1 / params.tau_m) + eps / params.tau_s
+        refractory = count > 0
+        v = torch.where(refractory, torch.zeros_like(v), v)
+        count = torch.where(refractory, count - 1, count)
+        s = (v > params.v_th - THRESHOLD_EPS).to(torch.float64)
+        v = torch.where(s > 0, torch.zeros_like(v), v)
+        count = torch.where(s > 0, torch.full_like(count, params.refractory), count)
+        out[t] = s
+        prev_in = inputs[t].to(torch.float64)
+        if lateral is not None:
+            prev_in = prev_in + s @ lateral.to(torch.float64).T
+    return out

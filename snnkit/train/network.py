@@ -1,0 +1,186 @@
+r"""Layered recurrent spiking networks: layer specs, connectivity, weights and the forward pass.
+
+A network is described by a spec such as ``"400-R400"``: hidden layers left to right, a plain
+number a dense feed-forward layer, ``R`` a recurrent layer (feed-forward input from the layer
+below plus lateral weights within the layer).  An output layer of ``n_classes`` neurons is
+appended, with fixed all-to-all lateral inhibition of strength :math:`w_0` (no self-connection),
+as in the official ST-RSBP code (``LOCAL_INHIBITION``).
+
+Recurrent connectivity is dense, or the paper's "reservoir" grid (``Reservoir.cu``): neurons on
+a 3-D grid (5×5×16 for N = 400), 80 % labelled excitatory (the label only sets the probability;
+weights have random sign), a connection :math:`j \to i` present with probability
+
+.. math:: P = c_{\mathrm{type}(j)\,\mathrm{type}(i)}\; e^{-d(i,j)^2/\lambda^2},
+    \quad \lambda = 2,\quad c_{EE} = 0.45,\ c_{EI} = 0.3,\ c_{IE} = 0.6,\ c_{II} = 0.15,
+
+without self-connections.  All weights start as :math:`U(-a, a)` with :math:`a` = ``init_scale``
+(the code's ``initW = 1``).
+
+Every layer is the LIF neuron of :mod:`snnkit.train.lif`; presynaptic spikes of step ``t`` reach
+the synaptic state at step ``t + 1`` (one-step delay), for feed-forward and lateral inputs alike.
+The forward pass (:func:`forward`) runs layer after layer over the whole sequence: the
+feed-forward current of a layer is one matrix product over all steps, and only the lateral
+term is computed inside the time loop.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from snnkit.errors import ConfigError
+from snnkit.train.lif import NeuronParams, initial_state, lif_step
+
+_LAYER = re.compile(r"^(R?)(\d+)$")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: its size and whether it has lateral (recurrent) weights."""
+
+    size: int
+    recurrent: bool = False
+
+    def __str__(self) -> str:
+        return f"{'R' if self.recurrent else ''}{self.size}"
+
+
+def parse_layers(spec: str, field: str = "network.layers") -> list[LayerSpec]:
+    """``"400-R400"`` -> ``[LayerSpec(400), LayerSpec(400, recurrent=True)]``."""
+    layers = []
+    for part in str(spec).replace(" ", "").split("-"):
+        m = _LAYER.match(part)
+        if not m or int(m.group(2)) < 1:
+            hint = "'R400'" if part.lower().startswith("r") else "'400' or 'R400'"
+            raise ConfigError(field, f"layers like '400-R400' (bad part {part!r}; did you mean "
+                              f"{hint}?)", spec)
+        layers.append(LayerSpec(int(m.group(2)), m.group(1) == "R"))
+    return layers
+
+
+def grid_shape(n: int) -> tuple[int, int, int]:
+    """The official grids (400: 5×5×16, 250: 5×5×10, 500: 10×10×5), else 5×5×⌈n/25⌉."""
+    known = {400: (5, 5, 16), 250: (5, 5, 10), 500: (10, 10, 5), 100: (5, 5, 4),
+             200: (5, 5, 8), 800: (10, 10, 8)}
+    return known.get(n, (5, 5, math.ceil(n / 25)))
+
+
+def grid_connectivity(n: int, generator: torch.Generator, excitatory: float = 0.8,
+                      lam: float = 2.0) -> torch.Tensor:
+    """Boolean mask (post, pre) of the paper's 3-D grid reservoir (see module docstring)."""
+    nx, ny, _ = grid_shape(n)
+    idx = torch.arange(n)
+    pos = torch.stack([idx % nx, (idx // nx) % ny, idx // (nx * ny)], dim=1).double()
+    d2 = torch.cdist(pos, pos).pow(2)
+    exc = torch.rand(n, generator=generator, dtype=torch.float64) < excitatory
+    c = torch.empty(n, n, dtype=torch.float64)
+    post_e, pre_e = exc[:, None], exc[None, :]
+    c[:] = 0.15
+    c[pre_e & post_e] = 0.45
+    c[pre_e & ~post_e] = 0.3
+    c[~pre_e & post_e] = 0.6
+    p = c * torch.exp(-d2 / lam**2)
+    mask = torch.rand(n, n, generator=generator, dtype=torch.float64) < p
+    mask.fill_diagonal_(False)
+    return mask
+
+
+class SpikingNet(nn.Module):
+    """Weights of a layered (recurrent) LIF network; the dynamics live in :func:`forward`.
+
+    ``weights[k]`` (N_k × N_{k−1}) are the feed-forward weights into layer ``k``;
+    ``recurrent[str(k)]`` (N_k × N_k) the trained lateral weights of recurrent layers, with a
+    fixed 0/1 buffer ``mask_k``; the output layer's fixed inhibition is the buffer
+    ``lateral_out``.  ``params[k]`` are the layer's neuron parameters.
+    """
+
+    def __init__(self, n_in: int, layers: list[LayerSpec], n_out: int,
+                 params: list[NeuronParams], *, recurrent: str = "grid",
+                 inhibition: float = 1.0, init_scale: float = 1.0, seed: int = 5):
+        super().__init__()
+        if len(params) != len(layers) + 1:
+            raise ConfigError("neuron.v_th", f"{len(layers) + 1} thresholds (one per layer, "
+                              "output included)", [p.v_th for p in params])
+        self.n_in, self.layers, self.n_out = n_in, list(layers), n_out
+        self.params = list(params)
+        self.recurrent_kind = recurrent
+        gen = torch.Generator().manual_seed(seed)
+        sizes = [n_in, *(spec.size for spec in layers), n_out]
+        self.weights = nn.ParameterList(
+            nn.Parameter(_uniform((sizes[k + 1], sizes[k]), init_scale, gen))
+            for k in range(len(sizes) - 1))
+        self.recurrent = nn.ParameterDict()
+        for k, spec in enumerate(layers):
+            if not spec.recurrent:
+                continue
+            if recurrent == "grid":
+                mask = grid_connectivity(spec.size, gen)
+            else:
+                mask = ~torch.eye(spec.size, dtype=torch.bool)
+            w = _uniform((spec.size, spec.size), init_scale, gen) * mask
+            self.recurrent[str(k)] = nn.Parameter(w)
+            self.register_buffer(f"mask_{k}", mask.to(torch.float32))
+        lateral = -inhibition * (1.0 - torch.eye(n_out))
+        self.register_buffer("lateral_out", lateral)
+
+    @property
+    def n_layers(self) -> int:
+        """Layers with weights, output included."""
+        return len(self.weights)
+
+    def lateral(self, k: int) -> torch.Tensor | None:
+        """Lateral weights (post, pre) of layer ``k``: trained, fixed inhibition, or None."""
+        if k == self.n_layers - 1:
+            return self.lateral_out if self.lateral_out.abs().sum() > 0 else None
+        w = self.recurrent[str(k)] if str(k) in self.recurrent else None  # noqa: SIM401
+        return None if w is None else w * getattr(self, f"mask_{k}")
+
+    def architecture(self) -> dict[str, object]:
+        """What identifies the architecture (compared on --resume)."""
+        return {"n_in": self.n_in, "layers": "-".join(str(s) for s in self.layers),
+                "n_out": self.n_out, "recurrent": self.recurrent_kind,
+                "shapes": [list(w.shape) for w in self.weights]}
+
+
+def _uniform(shape: tuple[int, int], scale: float, gen: torch.Generator) -> torch.Tensor:
+    return (torch.rand(shape, generator=gen) * 2.0 - 1.0) * scale
+
+
+def layer_forward(current: torch.Tensor, params: NeuronParams,
+                  lateral: torch.Tensor | None = None, method: str = "super",
+                  alpha: float = 100.0) -> torch.Tensor:
+    """Spikes (T, B, N) of one LIF layer driven by ``current`` (T, B, N).
+
+    ``current[t]`` is the paper's synaptic input caused by presynaptic spikes of step ``t``;
+    it reaches the neuron at step ``t + 1``.  ``lateral`` (N, N) adds ``lateral @ s[t]``
+    from the layer's own spikes with the same delay.  Runs Norse's LIF step (see
+    :mod:`snnkit.train.lif`); differentiable with Norse's surrogate gradient.
+    """
+    T, B, N = current.shape
+    gain = params.current_gain
+    norse_p = params.norse(method=method, alpha=alpha)
+    state = initial_state((B, N), device=current.device, dtype=current.dtype)
+    x = torch.zeros_like(current[0])
+    out = []
+    for t in range(T):
+        z, state = lif_step(x, state, params, norse_p)
+        out.append(z)
+        x = current[t] if lateral is None else current[t] + z @ lateral.T
+        x = gain * x
+    return torch.stack(out)
+
+
+def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "super",
+            alpha: float = 100.0) -> list[torch.Tensor]:
+    """Spike trains of every layer, output last, for input spikes (T, B, n_in)."""
+    trains = []
+    pre = spikes
+    for k, w in enumerate(net.weights):
+        current = pre @ w.T
+        pre = layer_forward(current, net.params[k], net.lateral(k), method=method, alpha=alpha)
+        trains.append(pre)
+    return trains

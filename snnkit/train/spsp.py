@@ -1,0 +1,122 @@
+r"""Spike-train-level post-synaptic potentials (S-PSPs) of ST-RSBP, without the pair recursion.
+
+The S-PSP :math:`e_{i|j}` is the total effect of presynaptic train :math:`j` on the membrane of
+neuron :math:`i`, read just before each of :math:`i`'s spikes and summed over them; the membrane
+is reset at each postsynaptic spike and held at 0 during the refractory steps.  The official code
+(``d_Spiking_accumulate_effect_step``) obtains it per pair by simulating, for every
+:math:`(i, j)`, the neuron's own recursion driven by :math:`j` alone (:func:`spsp_reference`):
+
+.. math::
+    \epsilon_j(t) = (1 - \tfrac{1}{\tau_s})\,\epsilon_j(t-1) + s_j(t-1),\qquad
+    u_{ij}(t) = (1 - \tfrac{1}{\tau_m})\,u_{ij}(t-1) + \epsilon_j(t)/\tau_s,
+
+with :math:`u_{ij} \leftarrow 0` while :math:`i` is refractory and after each spike of
+:math:`i`, and :math:`e_{i|j} = \sum_f u_{ij}(t_f)` over :math:`i`'s spike times :math:`t_f`.
+
+**Fast path.**  The synaptic trace :math:`\epsilon_j` is never reset, so between resets
+:math:`u_{ij}` is the *free* membrane trace :math:`V_j(t)` (the same recursion without any reset,
+one per presynaptic neuron) minus the decayed value it had at the reset:
+
+.. math::
+    u_{ij}(t) = V_j(t) - d_m^{\,t - r}\,V_j(r),\qquad d_m = 1 - 1/\tau_m,
+
+where :math:`r` is the last step at which :math:`i`'s membrane was held at 0 (the previous spike
+plus the refractory steps; before the first spike :math:`V_j = 0`).  Collecting these as a sparse
+(time × post) matrix :math:`M = S - Q` with :math:`S_{ti} = s_i(t)` and
+:math:`Q_{r i} = \sum_{f: r_f = r} d_m^{\,t_f - r}`,
+
+.. math:: e_{i|j} = \sum_t M_{ti}\, V_j(t)\quad\Longrightarrow\quad E = M^\top V,
+
+one batched matrix product per layer: :math:`O(T\,N_{post}\,N_{pre})` multiply-adds in BLAS
+instead of a pair-wise time loop.  ``tests/test_train_spsp.py`` checks it against
+:func:`spsp_reference` on random trains with refractoriness.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from snnkit.train.lif import NeuronParams
+
+
+def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+    """Free membrane traces V (T + 1, B, N) of spike trains (T, B, N); ``V[0] = 0``.
+
+    ``V[t + 1]`` is the value after step ``t`` (time index shifted by one so that the
+    "before anything" value 0 has a row of its own).
+    """
+    T = spikes.shape[0]
+    ds, dm = 1.0 - 1.0 / params.tau_s, 1.0 - 1.0 / params.tau_m
+    eps = torch.zeros_like(spikes[0])
+    v = torch.zeros_like(spikes[0])
+    out = torch.empty((T + 1, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)
+    out[0] = 0.0
+    prev = torch.zeros_like(eps)
+    for t in range(T):
+        eps = eps * ds + prev
+        v = v * dm + eps / params.tau_s
+        out[t + 1] = v
+        prev = spikes[t]
+    return out
+
+
+def readout_matrix(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+    """M = S − Q (T + 1, B, N) of postsynaptic trains (see module docstring).
+
+    Works on the spike list only (O(number of spikes)): spikes are listed neuron by neuron
+    in time order, so each spike's predecessor is the previous entry of the same neuron;
+    its reset row is ``prev + refractory`` (padded time), and all
+    :math:`-d_m^{t_f - r_f}` entries go into M with one ``index_put_``.
+    """
+    T = spikes.shape[0]
+    dm = 1.0 - 1.0 / params.tau_m
+    M = torch.zeros((T + 1, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)
+    M[1:] = spikes
+    flat = spikes.reshape(T, -1).T  # (neurons, T): nonzero() lists neuron-major, time-minor
+    neuron, t = flat.nonzero(as_tuple=True)
+    if len(t) == 0:
+        return M
+    t = t + 1  # padded time of each spike
+    same = torch.zeros_like(neuron, dtype=torch.bool)
+    same[1:] = neuron[1:] == neuron[:-1]
+    prev = torch.zeros_like(t)
+    prev[1:] = t[:-1]
+    reset = torch.where(same, prev + params.refractory, torch.zeros_like(t)).clamp_(max=T)
+    coef = dm ** (t - reset).to(spikes.dtype) * flat[neuron, t - 1]
+    M.view(T + 1, -1).index_put_((reset, neuron), -coef, accumulate=True)
+    return M
+
+
+def spsp(post: torch.Tensor, pre_trace: torch.Tensor, params: NeuronParams,
+         readout: torch.Tensor | None = None) -> torch.Tensor:
+    """S-PSPs e (B, N_post, N_pre) from postsynaptic trains (T, B, N_post) and presynaptic
+    free traces (T + 1, B, N_pre) from :func:`free_trace` (``params`` are the post layer's)."""
+    M = readout_matrix(post, params) if readout is None else readout
+    return torch.bmm(M.permute(1, 2, 0), pre_trace.transpose(0, 1))
+
+
+def spsp_reference(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+    """The per-pair recursion (slow, float64; the test reference).  Trains (T, B, N)."""
+    T, B, n_post = post.shape
+    n_pre = pre.shape[2]
+    ds, dm = 1.0 - 1.0 / params.tau_s, 1.0 - 1.0 / params.tau_m
+    post, pre = post.double(), pre.double()
+    e = torch.zeros(B, n_post, n_pre, dtype=torch.float64)
+    for b in range(B):
+        for i in range(n_post):
+            for j in range(n_pre):
+                eps = u = 0.0
+                prev = 0.0
+                count = 0
+                for t in range(T):
+                    eps = eps * ds + prev
+                    u = u * dm + eps / params.tau_s
+                    if count > 0:
+                        u = 0.0
+                        count -= 1
+                    if post[t, b, i] > 0:
+                        e[b, i, j] += u
+                        u = 0.0
+                        count = params.refractory
+                    prev = float(pre[t, b, j])
+    return e

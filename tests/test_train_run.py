@@ -1,0 +1,190 @@
+"""Training runs end to end: outputs, evaluate, resume after a real kill, data parallel, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from snnkit.errors import SnnkitError
+from snnkit.train import trainer
+from snnkit.train.config import load_train_config
+from snnkit.train.model import load_model
+from snnkit.train.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+TINY = """
+method = "st-rsbp"
+[data]
+dataset = "fashion-mnist"
+T = 60
+n_train = 48
+n_test = 32
+[network]
+layers = "24-R16"
+v_th = [4.0, 4.0, 3.0]
+[train]
+epochs = 2
+batch_size = 8
+lr = 0.01
+checkpoint_minutes = 10.0
+[strsbp]
+effect_trials = 20
+"""
+
+
+@pytest.fixture(autouse=True)
+def _data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SNNKIT_DATA", str(DATA))
+    monkeypatch.setenv("SNNKIT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _config(tmp_path: Path, text: str = TINY) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
+def _cli(*args: str, env_extra: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "snnkit.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, **kw)
+
+
+def test_outputs_and_evaluate_reproduce_logged_accuracy(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    rows = train(load_train_config(_config(tmp_path)), out, progress=False)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for name in ("metrics.csv", "checkpoint.pt", "model.pt", "best.pt", "curves.png",
+                 "config.toml"):
+        assert (out / name).stat().st_size > 0, name
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"epoch", "train_loss", "train_accuracy", "test_accuracy", "spikes_per_sample",
+            "seconds"} <= set(header)
+    res = _cli("evaluate", str(out / "model.pt"), "--dataset", "fashion-mnist", "--n", "32",
+               "-q")
+    assert res.returncode == 0, res.stderr
+    line = json.loads(res.stdout.strip().splitlines()[-1])
+    assert line["n"] == 32
+    assert line["accuracy"] == pytest.approx(rows[-1]["test_accuracy"], abs=1e-9)
+
+
+def test_resume_after_kill_gives_the_same_weights(tmp_path: Path) -> None:
+    cfg_path = _config(tmp_path, TINY.replace("checkpoint_minutes = 10.0",
+                                              "checkpoint_minutes = 0.0001"))
+    ref = tmp_path / "ref"
+    train(load_train_config(cfg_path), ref, progress=False)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "snnkit.cli", "train", "st-rsbp", "-c",
+                             str(cfg_path), "--out", str(out), "-q"], cwd=ROOT,
+                            env=os.environ.copy(), start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / "checkpoint.pt").exists()
+    res = _cli("train", "st-rsbp", "-c", str(cfg_path), "--out", str(out), "--resume", "-q")
+    assert res.returncode == 0, res.stderr
+    a, _, _ = load_model(ref / "model.pt")
+    b, _, _ = load_model(out / "model.pt")
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb), name
+
+
+def _worker(rank: int, world: int, cfg_path: str, out: str, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        train(load_train_config(cfg_path), out, progress=False)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_equal_one_process(tmp_path: Path) -> None:
+    one_step = TINY.replace("n_train = 48", "n_train = 8").replace("epochs = 2", "epochs = 1")
+    cfg_path = _config(tmp_path, one_step)
+    single = tmp_path / "single"
+    train(load_train_config(cfg_path), single, progress=False)
+    double = tmp_path / "double"
+    mp.spawn(_worker, args=(2, str(cfg_path), str(double), 29571), nprocs=2, join=True)
+    a, _, _ = load_model(single / "model.pt")
+    b, _, _ = load_model(double / "model.pt")
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(wa, wb, rtol=1e-5, atol=1e-6, msg=name)
+    init = trainer.build_network(load_train_config(cfg_path).network)
+    assert not torch.equal(a.weights[0], init.weights[0])  # the step did change the weights
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--set", "network.layers=400-Q400"], "network.layers"),
+    (["--set", "network.layer=400"], "did you mean 'layers'"),
+    (["--set", "network.v_th=[20.0, 0.0, 15.0]"], "network.v_th"),
+    (["--set", "data.dataset=cifar"], "data.dataset"),
+    (["--device", "cuda"], "--device"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    if args[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    res = _cli("train", "st-rsbp", "-c", str(_config(tmp_path)), "--out",
+               str(tmp_path / "o"), "-q", *args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert not (tmp_path / "o" / "checkpoint.pt").exists()
+
+
+def test_resume_with_another_architecture_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(load_train_config(_config(tmp_path)), out, progress=False)
+    before = (out / "checkpoint.pt").read_bytes()
+    res = _cli("train", "st-rsbp", "-c", str(_config(tmp_path)), "--out", str(out),
+               "--resume", "-q", "--set", "network.layers=24-R20")
+    assert res.returncode == 2 and "another architecture" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_nan_stops_and_keeps_the_good_checkpoint(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "run"
+    cfg = load_train_config(_config(tmp_path))
+    train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})}), out,
+          progress=False)
+    good = (out / "checkpoint.pt").read_bytes()
+    real_step = trainer.strsbp_step
+
+    def poisoned(net, *args, **kwargs):
+        res = real_step(net, *args, **kwargs)
+        net.weights[1].grad[0, 0] = float("nan")
+        return res
+
+    monkeypatch.setattr(trainer, "strsbp_step", poisoned)
+    with pytest.raises(SnnkitError, match=r"weights\.1.*last good checkpoint") as err:
+        train(cfg, out, resume=True, progress=False)
+    assert "\n" not in str(err.value)
+    assert (out / "checkpoint.pt").read_bytes() == good
+
+
+def test_unknown_dataset_for_evaluate(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = load_train_config(_config(tmp_path))
+    train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})}), out,
+          progress=False)
+    res = _cli("evaluate", str(out / "model.pt"), "--dataset", "fashon-mnist", "-q")
+    assert res.returncode == 2 and "fashion-mnist" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
