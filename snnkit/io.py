@@ -62,6 +62,17 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n")
 
 
+def cache_dir(name: str) -> Path:
+    """``<cache>/<name>``: the user cache of snnkit (not created here).
+
+    ``$SNNKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/snnkit``, else ``~/.cache/snnkit``; shared by
+    compiled Brian2 projects, data sets and ST-RSBP's effect tables.
+    """
+    base = os.environ.get("SNNKIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "snnkit")
+    return Path(base) / name
+
+
 def ensure_writable_dir(path: str | Path, what: str = "--out") -> tuple[Path, bool]:
     """Create ``path`` if needed and check that files can be written in it.
 

@@ -21,7 +21,8 @@ def run_example(name: str, *args: str, cwd: Path) -> str:
 
 
 def test_every_example_is_tested():
-    tested = {"simulate_default.py", "wta_death.py", "brian_vs_exact.py", "analyse_run.py"}
+    tested = {"simulate_default.py", "wta_death.py", "brian_vs_exact.py", "analyse_run.py",
+              "train_strsbp_small.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -44,3 +45,17 @@ def test_wta_death(tmp_path):
 def test_brian_vs_exact(tmp_path):
     out = run_example("brian_vs_exact.py", cwd=tmp_path)
     assert "identical spike sequence" in out
+
+
+@pytest.mark.slow
+def test_train_strsbp_small(tmp_path):
+    """Training on 1,000 FMNIST images lowers the loss and clearly beats chance."""
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    os.environ.setdefault("SNNKIT_DATA", str(data))
+    out = run_example("train_strsbp_small.py", str(tmp_path / "run"), cwd=tmp_path)
+    losses = [float(line.split("train loss ")[1].split(",")[0])
+              for line in out.splitlines() if line.startswith("epoch")]
+    assert len(losses) == 3 and losses[2] < 0.8 * losses[0]
+    accuracy = float(out.split("evaluate: accuracy ")[1].split()[0])
+    assert accuracy > 0.5  # chance is 0.1
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000

@@ -164,12 +164,25 @@ def models_dirs() -> list[Path]:
 
 
 def available_models() -> dict[str, Path]:
-    """Model name -> TOML file, for every ready-to-run model shipped with snnkit."""
+    """Model name -> TOML file, for every ready-to-run network model shipped with snnkit.
+
+    ``models/`` also holds training configs (a top-level ``method`` key, read by
+    :mod:`snnkit.train`); they are not network models and are left out.
+    """
     found: dict[str, Path] = {}
     for folder in reversed(models_dirs()):
         for path in sorted(folder.glob("*.toml")):
+            if _is_training_config(path):
+                continue
             found[path.stem] = path
     return dict(sorted(found.items()))
+
+
+def _is_training_config(path: Path) -> bool:
+    try:
+        return "method" in read_toml(path)
+    except ConfigError:
+        return False
 
 
 def resolve_model_path(spec: str | Path) -> Path:

@@ -62,6 +62,7 @@ import numpy as np
 
 from snnkit.errors import SnnkitError
 from snnkit.io import atomic_write, ensure_writable_dir
+from snnkit.io import cache_dir as io_cache_dir
 from snnkit.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -125,9 +126,7 @@ def _info(name: str) -> DatasetInfo:
 
 def cache_dir() -> Path:
     """User data cache: ``$SNNKIT_CACHE_DIR/data``, else ``$XDG_CACHE_HOME/snnkit/data``."""
-    base = os.environ.get("SNNKIT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "snnkit")
-    return Path(base) / "data"
+    return io_cache_dir("data")
 
 
 def _find(folder: Path, stem: str) -> Path | None:

@@ -19,15 +19,13 @@ distinct draws :math:`u_1 < \dots < u_n` from :math:`\{0, .., T - 1 - n\,r\}` sh
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from snnkit.io import atomic_write
+from snnkit.io import atomic_write, cache_dir
 from snnkit.train.lif import NeuronParams
-from snnkit.train.spsp import free_trace, readout_matrix
+from snnkit.train.spsp import free_trace, spsp
 
 
 def random_trains(counts: torch.Tensor, T: int, refractory: int, trials: int,
@@ -44,17 +42,12 @@ def random_trains(counts: torch.Tensor, T: int, refractory: int, trials: int,
     return out
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("SNNKIT_CACHE_DIR") or Path.home() / ".cache" / "snnkit"
-    return Path(root) / "effect"
-
-
 def effect_table(params: NeuronParams, T: int, n_max: int = 100, trials: int = 1000,
                  seed: int = 0, cache: bool = True) -> np.ndarray:
     """Polynomial coefficients (n_max, 5), highest power first; row ``n − 1`` for ``o_j = n``."""
     n_max = min(n_max, T // (params.refractory + 1))  # more spikes do not fit in T steps
     key = f"{params.tau_m}-{params.tau_s}-{params.refractory}-{T}-{n_max}-{trials}-{seed}"
-    path = _cache_dir() / f"p_{hashlib.sha1(key.encode()).hexdigest()[:16]}.npy"
+    path = cache_dir("effect") / f"p_{hashlib.sha1(key.encode()).hexdigest()[:16]}.npy"
     if cache and path.is_file():
         return np.load(path)
     gen = torch.Generator().manual_seed(seed)
@@ -67,8 +60,7 @@ def effect_table(params: NeuronParams, T: int, n_max: int = 100, trials: int = 1
         m = min(chunk, trials - done)
         pre = random_trains(counts, T, params.refractory, m, gen)
         post = random_trains(post_counts, T, params.refractory, m, gen)
-        e = torch.bmm(readout_matrix(post, params).permute(1, 2, 0),
-                      free_trace(pre, params).transpose(0, 1))
+        e = spsp(post, free_trace(pre, params), params)
         total += e.sum(0)
         done += m
     mean = (total / trials).numpy()  # mean[x - 1, n - 1] = E[e | o_i = x, o_j = n]

@@ -13,7 +13,8 @@ weights have random sign), a connection :math:`j \to i` present with probability
 .. math:: P = c_{\mathrm{type}(j)\,\mathrm{type}(i)}\; e^{-d(i,j)^2/\lambda^2},
     \quad \lambda = 2,\quad c_{EE} = 0.45,\ c_{EI} = 0.3,\ c_{IE} = 0.6,\ c_{II} = 0.15,
 
-without self-connections.  All weights start as :math:`U(-a, a)` with :math:`a` = ``init_scale``
+self-connections (P = c at distance 0) only with ``self_loops`` (the official code draws them).
+All weights start as :math:`U(-a, a)` with :math:`a` = ``init_scale``
 (the code's ``initW = 1``).
 
 Every layer is the LIF neuron of :mod:`snnkit.train.lif`; presynaptic spikes of step ``t`` reach
@@ -70,7 +71,7 @@ def grid_shape(n: int) -> tuple[int, int, int]:
 
 
 def grid_connectivity(n: int, generator: torch.Generator, excitatory: float = 0.8,
-                      lam: float = 2.0) -> torch.Tensor:
+                      lam: float = 2.0, self_loops: bool = False) -> torch.Tensor:
     """Boolean mask (post, pre) of the paper's 3-D grid reservoir (see module docstring)."""
     nx, ny, _ = grid_shape(n)
     idx = torch.arange(n)
@@ -85,7 +86,8 @@ def grid_connectivity(n: int, generator: torch.Generator, excitatory: float = 0.
     c[~pre_e & post_e] = 0.6
     p = c * torch.exp(-d2 / lam**2)
     mask = torch.rand(n, n, generator=generator, dtype=torch.float64) < p
-    mask.fill_diagonal_(False)
+    if not self_loops:
+        mask.fill_diagonal_(False)
     return mask
 
 
@@ -100,7 +102,8 @@ class SpikingNet(nn.Module):
 
     def __init__(self, n_in: int, layers: list[LayerSpec], n_out: int,
                  params: list[NeuronParams], *, recurrent: str = "grid",
-                 inhibition: float = 1.0, init_scale: float = 1.0, seed: int = 5):
+                 inhibition: float = 1.0, init_scale: float = 1.0, seed: int = 5,
+                 self_loops: bool = False):
         super().__init__()
         if len(params) != len(layers) + 1:
             raise ConfigError("neuron.v_th", f"{len(layers) + 1} thresholds (one per layer, "
@@ -118,7 +121,7 @@ class SpikingNet(nn.Module):
             if not spec.recurrent:
                 continue
             if recurrent == "grid":
-                mask = grid_connectivity(spec.size, gen)
+                mask = grid_connectivity(spec.size, gen, self_loops=self_loops)
             else:
                 mask = ~torch.eye(spec.size, dtype=torch.bool)
             w = _uniform((spec.size, spec.size), init_scale, gen) * mask
@@ -151,14 +154,15 @@ def _uniform(shape: tuple[int, int], scale: float, gen: torch.Generator) -> torc
 
 
 def layer_forward(current: torch.Tensor, params: NeuronParams,
-                  lateral: torch.Tensor | None = None, method: str = "super",
+                  lateral: torch.Tensor | None = None, method: str = "heaviside",
                   alpha: float = 100.0) -> torch.Tensor:
     """Spikes (T, B, N) of one LIF layer driven by ``current`` (T, B, N).
 
     ``current[t]`` is the paper's synaptic input caused by presynaptic spikes of step ``t``;
     it reaches the neuron at step ``t + 1``.  ``lateral`` (N, N) adds ``lateral @ s[t]``
     from the layer's own spikes with the same delay.  Runs Norse's LIF step (see
-    :mod:`snnkit.train.lif`); differentiable with Norse's surrogate gradient.
+    :mod:`snnkit.train.lif`); ``method`` is Norse's threshold: ``"heaviside"`` (no surrogate,
+    the fast choice without autograd) or a surrogate such as ``"super"`` for BPTT.
     """
     T, B, N = current.shape
     gain = params.current_gain
@@ -174,7 +178,7 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
     return torch.stack(out)
 
 
-def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "super",
+def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "heaviside",
             alpha: float = 100.0) -> list[torch.Tensor]:
     """Spike trains of every layer, output last, for input spikes (T, B, n_in)."""
     trains = []

@@ -48,51 +48,64 @@ def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
     T = spikes.shape[0]
     ds, dm = 1.0 - 1.0 / params.tau_s, 1.0 - 1.0 / params.tau_m
     eps = torch.zeros_like(spikes[0])
-    v = torch.zeros_like(spikes[0])
     out = torch.empty((T + 1, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)
     out[0] = 0.0
-    prev = torch.zeros_like(eps)
-    for t in range(T):
-        eps = eps * ds + prev
-        v = v * dm + eps / params.tau_s
-        out[t + 1] = v
-        prev = spikes[t]
+    out[1] = 0.0
+    for t in range(1, T):
+        eps.mul_(ds).add_(spikes[t - 1])
+        torch.add(out[t] * dm, eps, alpha=1.0 / params.tau_s, out=out[t + 1])
     return out
 
 
-def readout_matrix(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
-    """M = S − Q (T + 1, B, N) of postsynaptic trains (see module docstring).
+def readout_entries(spikes: torch.Tensor, params: NeuronParams
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Non-zeros of M = S − Q as (padded time, flat neuron, value) lists; duplicates add up.
 
-    Works on the spike list only (O(number of spikes)): spikes are listed neuron by neuron
-    in time order, so each spike's predecessor is the previous entry of the same neuron;
-    its reset row is ``prev + refractory`` (padded time), and all
-    :math:`-d_m^{t_f - r_f}` entries go into M with one ``index_put_``.
+    O(number of spikes): spikes are listed neuron by neuron in time order, so each spike's
+    predecessor is the previous entry of the same neuron; its reset row is
+    ``prev + refractory`` (padded time), holding :math:`-d_m^{t_f - r_f}`.
     """
     T = spikes.shape[0]
     dm = 1.0 - 1.0 / params.tau_m
-    M = torch.zeros((T + 1, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)
-    M[1:] = spikes
     flat = spikes.reshape(T, -1).T  # (neurons, T): nonzero() lists neuron-major, time-minor
     neuron, t = flat.nonzero(as_tuple=True)
-    if len(t) == 0:
-        return M
     t = t + 1  # padded time of each spike
     same = torch.zeros_like(neuron, dtype=torch.bool)
     same[1:] = neuron[1:] == neuron[:-1]
     prev = torch.zeros_like(t)
     prev[1:] = t[:-1]
     reset = torch.where(same, prev + params.refractory, torch.zeros_like(t)).clamp_(max=T)
-    coef = dm ** (t - reset).to(spikes.dtype) * flat[neuron, t - 1]
-    M.view(T + 1, -1).index_put_((reset, neuron), -coef, accumulate=True)
-    return M
+    value = flat[neuron, t - 1]
+    coef = -(dm ** (t - reset).to(spikes.dtype)) * value
+    return torch.cat([t, reset]), torch.cat([neuron, neuron]), torch.cat([value, coef])
 
 
-def spsp(post: torch.Tensor, pre_trace: torch.Tensor, params: NeuronParams,
-         readout: torch.Tensor | None = None) -> torch.Tensor:
+def readout_matrix(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
+    """M = S − Q (T + 1, B, N) as a dense tensor (see module docstring)."""
+    T = spikes.shape[0]
+    rows, cols, vals = readout_entries(spikes, params)
+    M = torch.zeros((T + 1, spikes[0].numel()), dtype=spikes.dtype, device=spikes.device)
+    M.index_put_((rows, cols), vals, accumulate=True)
+    return M.view(T + 1, *spikes.shape[1:])
+
+
+def spsp(post: torch.Tensor, pre_trace: torch.Tensor, params: NeuronParams) -> torch.Tensor:
     """S-PSPs e (B, N_post, N_pre) from postsynaptic trains (T, B, N_post) and presynaptic
-    free traces (T + 1, B, N_pre) from :func:`free_trace` (``params`` are the post layer's)."""
-    M = readout_matrix(post, params) if readout is None else readout
-    return torch.bmm(M.permute(1, 2, 0), pre_trace.transpose(0, 1))
+    free traces (T + 1, B, N_pre) from :func:`free_trace` (``params`` are the post layer's).
+
+    :math:`E_b = M_b^\top V_b` for every sample at once as one sparse × dense product: M's
+    non-zeros (two per postsynaptic spike) become a block-diagonal sparse matrix of shape
+    (B·N_post, (T+1)·B) that multiplies V viewed as ((T+1)·B, N_pre).  Cost ∝ spikes × N_pre
+    instead of T × N_post × N_pre.
+    """
+    T1, B, n_pre = pre_trace.shape
+    n_post = post.shape[2]
+    t, neuron, vals = readout_entries(post, params)
+    b = neuron // n_post
+    sparse = torch.sparse_coo_tensor(torch.stack([neuron, t * B + b]), vals,
+                                     (B * n_post, T1 * B), check_invariants=False)
+    e = torch.sparse.mm(sparse, pre_trace.reshape(T1 * B, n_pre))
+    return e.view(B, n_post, n_pre)
 
 
 def spsp_reference(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams) -> torch.Tensor:

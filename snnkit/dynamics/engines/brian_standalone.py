@@ -55,6 +55,7 @@ from snnkit.dynamics.engines import EngineRun
 from snnkit.dynamics.engines._brian2 import b2
 from snnkit.dynamics.engines.brian_common import activate_standalone, window_spikes
 from snnkit.dynamics.network import NetworkInstance
+from snnkit.io import cache_dir
 from snnkit.progress import advance_to, progress_bar
 
 REPORT_PERIOD_S = 1.0
@@ -62,9 +63,7 @@ REPORT_PERIOD_S = 1.0
 
 def cache_root() -> Path:
     """Folder holding compiled standalone projects (created on demand)."""
-    base = os.environ.get("SNNKIT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "snnkit")
-    root = Path(base) / "brian2-standalone"
+    root = cache_dir("brian2-standalone")
     root.mkdir(parents=True, exist_ok=True)
     return root
 
