@@ -214,7 +214,7 @@ app.add_typer(data_app, name="data")
 def _train(method: str, config: Path, out: Path, resume: bool, device: str,
            set_: list[str] | None, data_dir: Path | None, quiet: bool) -> None:
     from snnkit.train.config import load_train_config
-    from snnkit.train.trainer import init_distributed, train
+    from snnkit.train.trainer import init_distributed, is_main_process, train
 
     try:
         cfg = load_train_config(config, set_ or [], method=method)
@@ -226,7 +226,7 @@ def _train(method: str, config: Path, out: Path, resume: bool, device: str,
     except KeyboardInterrupt:
         typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
         raise typer.Exit(130) from None
-    if rows:
+    if rows and is_main_process():
         best = max(rows, key=lambda r: r["test_accuracy"])
         typer.echo(f"{method}: {len(rows)} epochs, last test accuracy "
                    f"{100 * rows[-1]['test_accuracy']:.2f}%, best "

@@ -61,7 +61,7 @@ class NeuronParams(NamedTuple):
 
 
 class LIFState(NamedTuple):
-    """Norse's (v, i) plus the refractory counter (steps left)."""
+    """Norse's (v, i) plus the refractory counter (steps left, float like v)."""
 
     v: torch.Tensor
     i: torch.Tensor
@@ -71,7 +71,7 @@ class LIFState(NamedTuple):
 def initial_state(shape: tuple[int, ...], device: torch.device | str | None = None,
                   dtype: torch.dtype = torch.float32) -> LIFState:
     zeros = torch.zeros(shape, device=device, dtype=dtype)
-    return LIFState(zeros, zeros.clone(), torch.zeros(shape, device=device, dtype=torch.int8))
+    return LIFState(zeros, zeros.clone(), zeros.clone())
 
 
 def lif_step(x: torch.Tensor, state: LIFState, params: NeuronParams,
@@ -82,18 +82,16 @@ def lif_step(x: torch.Tensor, state: LIFState, params: NeuronParams,
     input of the previous step.  Differentiable through Norse's surrogate when
     ``norse_params.method`` has one (BPTT); ST-RSBP calls it under ``no_grad``.
     """
-    if params.refractory > 0:
-        blocked = state.refrac > 0
-        p = norse_params._replace(v_th=torch.where(blocked, torch.inf, norse_params.v_th))
-    else:
-        p = norse_params
+    if params.refractory == 0:
+        z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), norse_params,
+                                       dt=1.0)
+        return z, LIFState(new.v, new.i, state.refrac)
+    blocked = state.refrac > 0
+    p = norse_params._replace(v_th=torch.where(blocked, torch.inf, norse_params.v_th))
     z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), p, dt=1.0)
-    refrac = state.refrac
-    v = new.v
-    if params.refractory > 0:
-        v = v.masked_fill(blocked, 0.0)
-        refrac = torch.where(z > 0, params.refractory, (refrac - 1).clamp_(min=0)).to(torch.int8)
-    return z, LIFState(v, new.i, refrac)
+    # a spiking neuron was not refractory (counter 0): new counter = max(c − 1, 0) + n_ref·z
+    refrac = (state.refrac - 1).clamp_(min=0).add_(z, alpha=params.refractory)
+    return z, LIFState(new.v.masked_fill_(blocked, 0.0), new.i, refrac)
 
 
 def reference_lif(inputs: torch.Tensor, params: NeuronParams,

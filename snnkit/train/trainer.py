@@ -103,6 +103,11 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
+def is_main_process() -> bool:
+    """True outside ``torchrun`` and on rank 0 (the process that writes and prints)."""
+    return _world()[0] == 0
+
+
 def _my_slice(indices: np.ndarray) -> np.ndarray:
     rank, world = _world()
     return np.array_split(indices, world)[rank]
