@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_hardware_emulator import random_int_net
 
 from snnkit.errors import SnnkitError
 from snnkit.hardware.emulator import emulate
 from snnkit.hardware.lava_runner import run_lava
 from snnkit.hardware.netx import read_netx, write_netx
 from snnkit.hardware.profile import load_profile
-from test_hardware_emulator import random_int_net
 
 PROFILE = load_profile("loihi")
 
@@ -48,11 +48,11 @@ def test_netx_round_trip_and_bad_files(tmp_path) -> None:
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
         assert (a.i_decay, a.v_decay, a.vth_mant) == (b.i_decay, b.v_decay, b.vth_mant)
     (tmp_path / "junk.net").write_bytes(b"not hdf5")
-    with pytest.raises(SnnkitError, match="junk.net"):
+    with pytest.raises(SnnkitError, match=r"junk\.net"):
         read_netx(tmp_path / "junk.net")
     truncated = tmp_path / "cut.net"
     truncated.write_bytes(path.read_bytes()[:300])
-    with pytest.raises(SnnkitError, match="cut.net"):
+    with pytest.raises(SnnkitError, match=r"cut\.net"):
         read_netx(truncated)
     bad = random_int_net(8, rec=False, bias=False, delays=False)
     bad.layers[0].weight[0, 0] = 300
