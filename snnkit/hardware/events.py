@@ -105,7 +105,7 @@ def from_nir(data, dt: float) -> Events:
     rows, cols = np.nonzero(data.idx >= 0)
     t = np.floor(data.time[rows, cols] / dt).astype(np.int64)
     order = np.lexsort((data.idx[rows, cols], t, rows))
-    n_steps = int(round(data.t_max / dt))
+    n_steps = round(float(data.t_max) / dt)
     return Events(rows[order].astype(np.uint32), t[order].astype(np.uint32),
                   data.idx[rows, cols][order].astype(np.uint32), n_steps, data.n_samples,
                   (int(data.n_neurons),), dt)
