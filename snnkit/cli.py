@@ -305,6 +305,105 @@ def data_download(
     typer.echo(f"{name}: verified files in {folder}/")
 
 
+hardware_app = typer.Typer(help="Run and verify exported networks (emulator, Lava).",
+                           no_args_is_help=True)
+app.add_typer(hardware_app, name="hardware")
+
+
+@app.command()
+def export(
+    model: Annotated[Path, typer.Argument(help="A trained model file (model.pt, best.pt).")],
+    fmt: Annotated[str, typer.Option("--format", help="netx (Loihi fixed point).")] = "netx",
+    out: Annotated[Path, typer.Option("--out", help="Output file, e.g. net.net.")] = Path(
+        "net.net"),
+    target: Annotated[str, typer.Option("--target", help="Target profile (hardware/*.toml).")
+                      ] = "loihi",
+    clip: Annotated[float, typer.Option("--clip-percentile",
+                                        help="Weight magnitude mapped to the top mantissa.")
+                    ] = 100.0,
+    drop_refractory: Annotated[bool, typer.Option(
+        "--drop-refractory", help="Export neurons with a refractory period without it.")
+    ] = False,
+    prune: Annotated[float, typer.Option("--prune", help="Fraction of smallest weights to zero.")
+                     ] = 0.0,
+) -> None:
+    """Export a trained network for neuromorphic hardware, with a quantization report."""
+    from snnkit.hardware.api import export_netx, report_table
+
+    try:
+        if fmt != "netx":
+            raise SnnkitError(f"--format: expected netx, got {fmt!r}")
+        report = export_netx(model, out, target, clip_percentile=clip,
+                             drop_refractory=drop_refractory, prune=prune)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(report_table(report))
+    typer.echo(f"wrote {out} and {out}.report.json")
+
+
+@app.command("export-inputs")
+def export_inputs(
+    out: Annotated[Path, typer.Option("--out", help="Event file to write.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="fashion-mnist or mnist.")
+                       ] = "fashion-mnist",
+    n: Annotated[int, typer.Option("--n", help="Number of test images.")] = 100,
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="Encode as this model's training did (T, rate, seed).")] = None,
+) -> None:
+    """Write encoded test images as a canonical event file (with labels)."""
+    from snnkit.hardware.api import export_inputs as run_export
+
+    try:
+        ev = run_export(out, dataset, n, model)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {out}: {ev.n_samples} samples, {ev.n_steps} steps, {len(ev)} events")
+
+
+_NET = typer.Argument(help="A NetX .net file.")
+_INPUTS = typer.Option("--inputs", help="Input event file (snnkit export-inputs).")
+
+
+@hardware_app.command("run")
+def hardware_run(
+    net: Annotated[Path, _NET], inputs: Annotated[Path, _INPUTS],
+    backend: Annotated[str, typer.Option("--backend", help="emulator or lava.")] = "emulator",
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for output.events.")
+                   ] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Only the first N samples.")] = None,
+    quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Run an exported network on the bit-accurate emulator or on Lava."""
+    import json
+
+    from snnkit.hardware.api import run_network
+
+    try:
+        summary = run_network(net, inputs, backend, out, n, progress=not quiet)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(summary))
+
+
+@hardware_app.command("verify")
+def hardware_verify(
+    net: Annotated[Path, _NET], inputs: Annotated[Path, _INPUTS],
+    n: Annotated[int | None, typer.Option("--n", help="Only the first N samples.")] = None,
+    quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Emulator vs Lava, spike for spike; exit 0 only on zero mismatches."""
+    from snnkit.hardware.api import verify
+
+    try:
+        res = verify(net, inputs, n, progress=not quiet)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(f"compared {res['compared']} output entries ({res['output_spikes']} spikes, "
+               f"{res['samples']} samples): {res['mismatches']} mismatches")
+    if not res["identical"]:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -26,7 +26,10 @@ os.umask(_UMASK)
 def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> Path:
     """Write ``path`` atomically: ``write(fh)`` fills a temp file that then replaces it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write in {path.parent} ({exc.strerror})") from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
         with os.fdopen(fd, "wb") as fh:

@@ -163,10 +163,13 @@ def write_events(ev: Events, path: str | Path) -> Path:
 def read_events(path: str | Path) -> Events:
     """Read a canonical event file; a bad or foreign file is a one-line error naming it."""
     path = Path(path)
+    if not path.is_file():
+        raise SnnkitError(f"{path}: no such file")
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
-        raise SnnkitError(f"{path}: not a readable HDF5 event file ({exc})") from None
+        why = str(exc).split("(")[0].strip()
+        raise SnnkitError(f"{path}: not a readable HDF5 event file ({why})") from None
     with f:
         if f.attrs.get("format") != "snnkit-events/1":
             raise SnnkitError(f"{path}: not a snnkit event file (format attribute missing)")

@@ -115,10 +115,13 @@ def _int(x: np.ndarray, where: str) -> np.ndarray:
 def read_netx(path: str | Path) -> IntNetwork:
     """An :class:`IntNetwork` from a NetX file snnkit can run (dense / dense_rec, CUBA)."""
     path = Path(path)
+    if not path.is_file():
+        raise SnnkitError(f"{path}: no such file")
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
-        raise SnnkitError(f"{path}: not a readable HDF5 NetX file ({exc})") from None
+        why = str(exc).split("(")[0].strip()
+        raise SnnkitError(f"{path}: not a readable HDF5 NetX file ({why})") from None
     with f:
         if "layer" not in f:
             raise SnnkitError(f"{path}: no /layer group (not a NetX network)")
