@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
 
-    from snnkit.hardware.api import export_netx, export_inputs
+    from snnkit.hardware.api import export_inputs, export_netx
     from snnkit.hardware.emulator import emulate
     from snnkit.hardware.events import read_events, to_dense
     from snnkit.hardware.lava_runner import run_lava
@@ -59,7 +59,8 @@ def main() -> None:
     rate_lava = T * neurons * args.lava_samples / t_lava
     speedup = rate_emu / rate_lava
     print(f"emulator: {x.shape[1]} samples in {t_emu:.2f} s, {rate_emu:.3e} neuron-steps/s")
-    print(f"lava:     {args.lava_samples} samples in {t_lava:.2f} s, {rate_lava:.3e} neuron-steps/s")
+    print(f"lava:     {args.lava_samples} samples in {t_lava:.2f} s, "
+          f"{rate_lava:.3e} neuron-steps/s")
     print(f"speed-up {speedup:.0f}x; output spikes identical on the Lava samples: {same}")
     if args.no_write:
         return
@@ -73,7 +74,8 @@ exported for the Loihi profile; Fashion-MNIST test inputs.
 
 | runner | samples | wall (s) | neuron-steps per s |
 |---|---|---|---|
-| Lava 0.10.0 `Loihi2SimCfg(select_tag='fixed_pt')`, one sample per run | {args.lava_samples} | {t_lava:.2f} | {rate_lava:.3e} |
+| Lava 0.10.0 `fixed_pt`, one sample per run | {args.lava_samples} | {t_lava:.2f} | \
+{rate_lava:.3e} |
 | snnkit emulator (torch, one batch) | {x.shape[1]} | {t_emu:.2f} | {rate_emu:.3e} |
 
 The emulator is **{speedup:.0f}x** faster; output spikes on the {args.lava_samples} Lava samples

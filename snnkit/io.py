@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from snnkit.errors import OutputError
+from snnkit.errors import OutputError, SnnkitError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -63,6 +63,24 @@ def json_ready(value: Any) -> Any:
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n")
+
+
+def open_hdf5(path: str | Path, what: str) -> Any:
+    """Open an HDF5 file for reading; missing, foreign or truncated files are one-line errors.
+
+    Returns an ``h5py.File`` (use it as a context manager); ``what`` names the expected kind
+    of file in the message ("NetX network", "event file").
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise SnnkitError(f"{path}: no such file (expected a {what})")
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        why = str(exc).split("(")[0].strip()
+        raise SnnkitError(f"{path}: not a readable HDF5 {what} ({why})") from None
 
 
 def cache_dir(name: str) -> Path:

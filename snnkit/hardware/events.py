@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from snnkit.errors import SnnkitError
-from snnkit.io import atomic_write
+from snnkit.io import atomic_write, open_hdf5
 
 
 @dataclass(frozen=True)
@@ -163,14 +163,7 @@ def write_events(ev: Events, path: str | Path) -> Path:
 def read_events(path: str | Path) -> Events:
     """Read a canonical event file; a bad or foreign file is a one-line error naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise SnnkitError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        why = str(exc).split("(")[0].strip()
-        raise SnnkitError(f"{path}: not a readable HDF5 event file ({why})") from None
-    with f:
+    with open_hdf5(path, "event file") as f:
         if f.attrs.get("format") != "snnkit-events/1":
             raise SnnkitError(f"{path}: not a snnkit event file (format attribute missing)")
         try:

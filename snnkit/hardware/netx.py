@@ -26,7 +26,7 @@ import numpy as np
 from snnkit.errors import SnnkitError
 from snnkit.hardware.fixed_point import IntLayer, IntNetwork
 from snnkit.hardware.profile import TargetProfile
-from snnkit.io import atomic_write
+from snnkit.io import atomic_write, open_hdf5
 
 SUPPORTED = ("input", "dense", "dense_rec")
 
@@ -115,14 +115,7 @@ def _int(x: np.ndarray, where: str) -> np.ndarray:
 def read_netx(path: str | Path) -> IntNetwork:
     """An :class:`IntNetwork` from a NetX file snnkit can run (dense / dense_rec, CUBA)."""
     path = Path(path)
-    if not path.is_file():
-        raise SnnkitError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        why = str(exc).split("(")[0].strip()
-        raise SnnkitError(f"{path}: not a readable HDF5 NetX file ({why})") from None
-    with f:
+    with open_hdf5(path, "NetX network") as f:
         if "layer" not in f:
             raise SnnkitError(f"{path}: no /layer group (not a NetX network)")
         keys = sorted(f["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
