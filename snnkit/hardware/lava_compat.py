@@ -26,6 +26,10 @@ and two import-time problems are worked around here, without editing site-packag
    that other code still sees the real import error.  The misleading "Prophesee
    Dataset Toolbox could not be found" line printed by that subpackage is swallowed.
 
+3. **Start method.**  Lava's multiprocessing runtime calls ``set_start_method('fork')`` at
+   import and fails if the start method was fixed before; :func:`import_lava` imports it with
+   a tolerant stand-in (see :func:`_import_fork_runtime`).
+
 Keep ``numpy<2`` with Lava: with numpy 2 networks that flatten/reshape fail
 (``reshape() got an unexpected keyword argument 'newshape'``).
 """
@@ -111,10 +115,38 @@ def import_lava() -> types.ModuleType:
         raise _missing("lava-nc")
     try:
         install_fix()
+        _import_fork_runtime()
         importlib.import_module("lava.magma.core.process.process")  # imports var_model
         return sys.modules["lava"]
     except ModuleNotFoundError as err:  # a dependency of lava-nc is missing
         raise _missing("lava-nc or a dependency of it", err) from err
+
+
+def _import_fork_runtime() -> None:
+    """Import Lava's multiprocessing runtime although the start method may be fixed already.
+
+    That module calls ``multiprocessing.set_start_method('fork')`` at import, which raises
+    "context has already been set" once anything in the process has fixed the start method
+    (a ``get_start_method()`` call is enough: Dask, torch.multiprocessing, pytest plugins).
+    While it is imported, a tolerant stand-in accepts the call when 'fork' is already in force
+    and otherwise forces 'fork' (Lava's runtime needs it).
+    """
+    import multiprocessing as mp
+
+    name = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    if name in sys.modules:
+        return
+    original = mp.set_start_method
+
+    def set_start_method(method: str, force: bool = False) -> None:
+        if mp.get_start_method(allow_none=True) != method:
+            original(method, force=True)
+
+    mp.set_start_method = set_start_method
+    try:
+        importlib.import_module(name)
+    finally:
+        mp.set_start_method = original
 
 
 def _importable(name: str) -> bool:
