@@ -34,9 +34,14 @@ instead of a pair-wise time loop.  ``tests/test_train_spsp.py`` checks it agains
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from snnkit.train.lif import NeuronParams
+
+# torch 2.x flags every CSR tensor as "beta"; the product used here is long-standing.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
@@ -59,11 +64,13 @@ def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
 
 def readout_entries(spikes: torch.Tensor, params: NeuronParams
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Non-zeros of M = S − Q as (padded time, flat neuron, value) lists; duplicates add up.
+    """Non-zeros of M = S − Q as (padded time, flat neuron, value), grouped by neuron.
 
     O(number of spikes): spikes are listed neuron by neuron in time order, so each spike's
     predecessor is the previous entry of the same neuron; its reset row is
-    ``prev + refractory`` (padded time), holding :math:`-d_m^{t_f - r_f}`.
+    ``prev + refractory`` (padded time), holding :math:`-d_m^{t_f - r_f}`.  Every spike gives
+    two entries, (reset row, coefficient) then (spike row, +1): per neuron the rows do not
+    decrease, which is the order a CSR matrix wants.
     """
     T = spikes.shape[0]
     dm = 1.0 - 1.0 / params.tau_m
@@ -77,7 +84,8 @@ def readout_entries(spikes: torch.Tensor, params: NeuronParams
     reset = torch.where(same, prev + params.refractory, torch.zeros_like(t)).clamp_(max=T)
     value = flat[neuron, t - 1]
     coef = -(dm ** (t - reset).to(spikes.dtype)) * value
-    return torch.cat([t, reset]), torch.cat([neuron, neuron]), torch.cat([value, coef])
+    rows = torch.stack([reset, t], dim=1).reshape(-1)
+    return rows, neuron.repeat_interleave(2), torch.stack([coef, value], dim=1).reshape(-1)
 
 
 def readout_matrix(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
@@ -94,18 +102,19 @@ def spsp(post: torch.Tensor, pre_trace: torch.Tensor, params: NeuronParams) -> t
     free traces (T + 1, B, N_pre) from :func:`free_trace` (``params`` are the post layer's).
 
     :math:`E_b = M_b^\top V_b` for every sample at once as one sparse × dense product: M's
-    non-zeros (two per postsynaptic spike) become a block-diagonal sparse matrix of shape
-    (B·N_post, (T+1)·B) that multiplies V viewed as ((T+1)·B, N_pre).  Cost ∝ spikes × N_pre
-    instead of T × N_post × N_pre.
+    non-zeros (two per postsynaptic spike) form a block-diagonal CSR matrix of shape
+    (B·N_post, (T+1)·B), built directly in row order, that multiplies V viewed as
+    ((T+1)·B, N_pre).  Cost ∝ spikes × N_pre instead of T × N_post × N_pre.
     """
     T1, B, n_pre = pre_trace.shape
     n_post = post.shape[2]
     t, neuron, vals = readout_entries(post, params)
-    b = neuron // n_post
-    sparse = torch.sparse_coo_tensor(torch.stack([neuron, t * B + b]), vals,
-                                     (B * n_post, T1 * B), check_invariants=False)
-    e = torch.sparse.mm(sparse, pre_trace.reshape(T1 * B, n_pre))
-    return e.view(B, n_post, n_pre)
+    crow = torch.zeros(B * n_post + 1, dtype=torch.int64, device=post.device)
+    crow[1:] = torch.bincount(neuron, minlength=B * n_post).cumsum(0)
+    cols = t * B + neuron // n_post
+    matrix = torch.sparse_csr_tensor(crow, cols, vals, (B * n_post, T1 * B),
+                                     check_invariants=False)
+    return (matrix @ pre_trace.reshape(T1 * B, n_pre)).view(B, n_post, n_pre)
 
 
 def spsp_reference(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams) -> torch.Tensor:
