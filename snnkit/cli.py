@@ -214,7 +214,8 @@ app.add_typer(data_app, name="data")
 def _train(method: str, config: Path, out: Path, resume: bool, device: str,
            set_: list[str] | None, data_dir: Path | None, quiet: bool) -> None:
     from snnkit.train.config import load_train_config
-    from snnkit.train.trainer import init_distributed, is_main_process, train
+    from snnkit.train.parallel import init_distributed, is_main_process
+    from snnkit.train.trainer import train
 
     try:
         cfg = load_train_config(config, set_ or [], method=method)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,7 +122,10 @@ def test_two_gloo_processes_equal_one_process(tmp_path: Path) -> None:
     single = tmp_path / "single"
     train(load_train_config(cfg_path), single, progress=False)
     double = tmp_path / "double"
-    mp.spawn(_worker, args=(2, str(cfg_path), str(double), 29571), nprocs=2, join=True)
+    with socket.socket() as s:  # a free port for the gloo rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_worker, args=(2, str(cfg_path), str(double), port), nprocs=2, join=True)
     a, _, _ = load_model(single / "model.pt")
     b, _, _ = load_model(double / "model.pt")
     for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):

@@ -20,13 +20,9 @@ nccl on CUDA), and only rank 0 writes.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
-import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +31,25 @@ import torch
 import torch.distributed as dist
 
 from snnkit.errors import SnnkitError
-from snnkit.io import atomic_write, atomic_write_text, ensure_writable_dir
+from snnkit.io import atomic_write_text, ensure_writable_dir
 from snnkit.progress import progress_bar
 from snnkit.train.bptt import bptt_step
+from snnkit.train.checkpoint import (
+    SUMS,
+    RunState,
+    finite_or_fail,
+    load_checkpoint,
+    save_checkpoint,
+    write_metrics,
+)
 from snnkit.train.config import TrainConfig
 from snnkit.train.data import load_dataset
 from snnkit.train.effect import effect_table
 from snnkit.train.encoding import encode_batch
-from snnkit.train.model import build_network, read_torch_file, save_model
+from snnkit.train.model import build_network, save_model
 from snnkit.train.network import SpikingNet, forward
+from snnkit.train.parallel import my_slice, sync_gradients, world
 from snnkit.train.strsbp import StrsbpOptions, strsbp_step
-
-_SUMS = ("loss", "wrong", "spikes", "n")
-METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_accuracy", "test_accuracy",
-                 "spikes_per_sample", "lr", "seconds", "elapsed"]
 
 
 @dataclass
@@ -59,18 +60,6 @@ class Split:
     labels: np.ndarray
     indices: np.ndarray
     name: str
-
-
-@dataclass
-class RunState:
-    epoch: int = 0
-    position: int = 0                       # batches done in this epoch
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0.0))
-    wrong: np.ndarray | None = None         # this epoch's training votes (boost)
-    sample_weight: np.ndarray | None = None
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    elapsed: float = 0.0
-    epoch_seconds: float = 0.0
 
 
 def resolve_device(device: str) -> torch.device:
@@ -97,29 +86,13 @@ def load_splits(cfg: TrainConfig, data_dir: str | Path | None) -> dict[str, Spli
     return splits
 
 
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def is_main_process() -> bool:
-    """True outside ``torchrun`` and on rank 0 (the process that writes and prints)."""
-    return _world()[0] == 0
-
-
-def _my_slice(indices: np.ndarray) -> np.ndarray:
-    rank, world = _world()
-    return np.array_split(indices, world)[rank]
-
-
 @torch.no_grad()
 def evaluate_split(net: SpikingNet, split: Split, cfg: TrainConfig, device: torch.device,
                    batch_size: int = 100, progress: bool = True) -> dict[str, float]:
     """Accuracy and spikes per sample of ``net`` on a split (prediction: most output spikes,
     ties to the lowest index)."""
     correct = spikes = 0.0
-    mine = _my_slice(split.indices)
+    mine = my_slice(split.indices)
     with progress_bar(len(mine), f"eval {split.name}", "sample", enabled=progress) as bar:
         for start in range(0, len(mine), batch_size):
             idx = mine[start:start + batch_size]
@@ -131,7 +104,7 @@ def evaluate_split(net: SpikingNet, split: Split, cfg: TrainConfig, device: torc
             spikes += float(sum(t.sum() for t in trains))
             bar.update(len(idx))
     totals = torch.tensor([correct, spikes], dtype=torch.float64)
-    if _world()[1] > 1:
+    if world()[1] > 1:
         dist.all_reduce(totals)
     n = len(split.indices)
     return {"accuracy": float(totals[0]) / n, "n": n, "spikes_per_sample": float(totals[1]) / n}
@@ -151,57 +124,6 @@ def _boost(state: RunState, labels: np.ndarray) -> None:
         w[cls & wrong] *= math.exp(err / 20.0)
 
 
-def _finite_or_fail(net: SpikingNet, where: str, out: Path) -> None:
-    for name, p in net.named_parameters():
-        for kind, t in (("weights", p), ("gradient", p.grad)):
-            if t is not None and not bool(torch.isfinite(t).all()):
-                raise SnnkitError(
-                    f"non-finite {kind} in layer {name} at {where}; training stopped, "
-                    f"last good checkpoint: {out / 'checkpoint.pt'}")
-
-
-def _save_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer, cfg: TrainConfig,
-                     state: RunState) -> None:
-    if _world()[0] != 0:
-        return
-    _finite_or_fail(net, f"epoch {state.epoch + 1}, batch {state.position}", out)
-    payload = {"format": "snnkit-checkpoint/1", "config": cfg.to_dict(),
-               "architecture": net.architecture(), "state_dict": net.state_dict(),
-               "optimizer": opt.state_dict(), "state": state.__dict__,
-               "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    atomic_write(out / "checkpoint.pt", lambda fh: fh.write(buf.getvalue()))
-
-
-def _load_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer,
-                     cfg: TrainConfig) -> RunState:
-    path = out / "checkpoint.pt"
-    data = read_torch_file(path, "checkpoint")
-    if data.get("architecture") != net.architecture():
-        raise SnnkitError(f"{path}: checkpoint of another architecture "
-                          f"({data.get('architecture', {}).get('layers')}, "
-                          f"config has {net.architecture()['layers']}); use another --out")
-    saved = TrainConfig.from_mapping(data["config"], str(path))
-    if saved.data != cfg.data or saved.method != cfg.method:
-        raise SnnkitError(f"{path}: checkpoint made with other data settings or method; "
-                          "use the same config (only train.epochs may change) or another --out")
-    net.load_state_dict(data["state_dict"])
-    opt.load_state_dict(data["optimizer"])
-    torch.set_rng_state(data["rng"]["torch"])
-    random.setstate(data["rng"]["python"])
-    return RunState(**data["state"])
-
-
-def _write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in METRIC_FIELDS})
-    atomic_write_text(out / "metrics.csv", buf.getvalue())
-
-
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: str = "cpu",
           progress: bool = True, data_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Train a network as ``cfg`` says; write the output folder (module docstring).
@@ -211,7 +133,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     """
     dev = resolve_device(device)
     out = Path(out)
-    rank = _world()[0]
+    rank = world()[0]
     if rank == 0:
         out, _ = ensure_writable_dir(out)
         if not resume and (out / "checkpoint.pt").exists():
@@ -225,7 +147,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     net = build_network(cfg.network).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=_lr(cfg, 0), betas=cfg.train.betas,
                            eps=cfg.train.eps)
-    state = _load_checkpoint(out, net, opt, cfg) if resume else RunState()
+    state = load_checkpoint(out, net, opt, cfg) if resume else RunState()
     n_train = len(train_split.indices)
     if state.sample_weight is None:
         state.sample_weight = np.ones(n_train)
@@ -255,7 +177,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                                                                        n_train)) as bar:
             for b in range(state.position, n_batches):
                 pos = order[b * B:(b + 1) * B]
-                mine = _my_slice(pos)
+                mine = my_slice(pos)
                 idx = train_split.indices[mine]
                 x = encode_batch(train_split.images, idx, cfg.data.T, cfg.data.p_max,
                                  cfg.data.seed, "train",
@@ -266,8 +188,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                     res = strsbp_step(net, x, y, w, table, opts)
                 else:
                     res = bptt_step(net, x, y, w, cfg.bptt, opts)
-                _sync_gradients(net, len(mine), len(pos))
-                _finite_or_fail(net, f"epoch {epoch + 1}, batch {b + 1}", out)
+                sync_gradients(net, len(mine), len(pos))
+                finite_or_fail(net, f"epoch {epoch + 1}, batch {b + 1}", out)
                 opt.step()
                 wrong = (res.counts.argmax(1) != y).cpu().numpy()
                 state.wrong[mine] = wrong
@@ -280,7 +202,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                 if time.monotonic() - last_save > 60 * cfg.train.checkpoint_minutes:
                     state.epoch_seconds += time.monotonic() - t_epoch
                     t_epoch = time.monotonic()
-                    _save_checkpoint(out, net, opt, cfg, state)
+                    save_checkpoint(out, net, opt, cfg, state)
                     last_save = time.monotonic()
         state.epoch_seconds += time.monotonic() - t_epoch
         _finish_epoch(state, net, opt, cfg, splits, dev, out, progress, epoch)
@@ -292,28 +214,17 @@ def _accumulate(sums: dict[str, float], loss: torch.Tensor, wrong: np.ndarray,
                 spikes: torch.Tensor) -> None:
     vals = torch.tensor([float(loss.sum()), float(wrong.sum()), float(spikes.sum()), len(wrong)],
                         dtype=torch.float64)
-    if _world()[1] > 1:
+    if world()[1] > 1:
         dist.all_reduce(vals)
-    for key, v in zip(_SUMS, vals.tolist(), strict=True):
+    for key, v in zip(SUMS, vals.tolist(), strict=True):
         sums[key] += v
-
-
-def _sync_gradients(net: SpikingNet, n_mine: int, n_batch: int) -> None:
-    """Average gradients over processes, weighting each by its share of the batch."""
-    if _world()[1] == 1:
-        return
-    for p in net.parameters():
-        if p.grad is not None:
-            p.grad.mul_(n_mine / n_batch * _world()[1])
-            dist.all_reduce(p.grad)
-            p.grad.div_(_world()[1])
 
 
 def _finish_epoch(state: RunState, net: SpikingNet, opt: torch.optim.Optimizer,
                   cfg: TrainConfig, splits: dict[str, Split], dev: torch.device, out: Path,
                   progress: bool, epoch: int) -> None:
-    rank, world = _world()
-    if world > 1:
+    rank, size = world()
+    if size > 1:
         votes = torch.as_tensor(state.wrong, dtype=torch.int32)
         dist.all_reduce(votes)
         state.wrong = votes.numpy().astype(np.int8)
@@ -338,7 +249,7 @@ def _finish_epoch(state: RunState, net: SpikingNet, opt: torch.optim.Optimizer,
     previous = state.metrics
     state.metrics = [*previous, row]
     state.epoch, state.position = epoch + 1, 0
-    state.sums = dict.fromkeys(_SUMS, 0.0)
+    state.sums = dict.fromkeys(SUMS, 0.0)
     state.wrong, state.epoch_seconds = None, 0.0
     if rank != 0:
         return
@@ -350,15 +261,11 @@ def _finish_epoch(state: RunState, net: SpikingNet, opt: torch.optim.Optimizer,
     if "val_accuracy" in row and row["val_accuracy"] >= max(r["val_accuracy"]
                                                             for r in state.metrics):
         save_model(out / "best_val.pt", net, cfg, info)
-    _write_metrics(out, state.metrics)
-    _save_checkpoint(out, net, opt, cfg, state)
+    write_metrics(out, state.metrics)
+    save_checkpoint(out, net, opt, cfg, state)
     from snnkit.train.curves import plot_curves
 
     plot_curves(state.metrics, out / "curves.png", title=f"{cfg.method} {cfg.network.layers} "
                 f"on {cfg.data.dataset}")
 
 
-def init_distributed(device: str) -> None:
-    """Join the ``torchrun`` process group if launched by it (gloo on CPU, nccl on CUDA)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")

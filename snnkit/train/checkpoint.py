@@ -1,0 +1,92 @@
+"""Run state, checkpoints and metrics of a training run (written atomically, never with NaN).
+
+``checkpoint.pt`` holds the weights, the optimiser's state, the :class:`RunState` (epoch, batch
+position, running sums, boost weights, metrics so far) and the RNG states; it is refused on
+``--resume`` when it belongs to another architecture, data setting or method.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from snnkit.errors import SnnkitError
+from snnkit.io import atomic_write, atomic_write_text
+from snnkit.train.config import TrainConfig
+from snnkit.train.model import read_torch_file
+from snnkit.train.network import SpikingNet
+from snnkit.train.parallel import world
+
+SUMS = ("loss", "wrong", "spikes", "n")
+METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_accuracy", "test_accuracy",
+                 "spikes_per_sample", "lr", "seconds", "elapsed"]
+
+
+@dataclass
+class RunState:
+    epoch: int = 0
+    position: int = 0                       # batches done in this epoch
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SUMS, 0.0))
+    wrong: np.ndarray | None = None         # this epoch's training votes (boost)
+    sample_weight: np.ndarray | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    elapsed: float = 0.0
+    epoch_seconds: float = 0.0
+
+
+def finite_or_fail(net: SpikingNet, where: str, out: Path) -> None:
+    for name, p in net.named_parameters():
+        for kind, t in (("weights", p), ("gradient", p.grad)):
+            if t is not None and not bool(torch.isfinite(t).all()):
+                raise SnnkitError(
+                    f"non-finite {kind} in layer {name} at {where}; training stopped, "
+                    f"last good checkpoint: {out / 'checkpoint.pt'}")
+
+
+def save_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer, cfg: TrainConfig,
+                     state: RunState) -> None:
+    if world()[0] != 0:
+        return
+    finite_or_fail(net, f"epoch {state.epoch + 1}, batch {state.position}", out)
+    payload = {"format": "snnkit-checkpoint/1", "config": cfg.to_dict(),
+               "architecture": net.architecture(), "state_dict": net.state_dict(),
+               "optimizer": opt.state_dict(), "state": state.__dict__,
+               "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write(out / "checkpoint.pt", lambda fh: fh.write(buf.getvalue()))
+
+
+def load_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer,
+                     cfg: TrainConfig) -> RunState:
+    path = out / "checkpoint.pt"
+    data = read_torch_file(path, "checkpoint")
+    if data.get("architecture") != net.architecture():
+        raise SnnkitError(f"{path}: checkpoint of another architecture "
+                          f"({data.get('architecture', {}).get('layers')}, "
+                          f"config has {net.architecture()['layers']}); use another --out")
+    saved = TrainConfig.from_mapping(data["config"], str(path))
+    if saved.data != cfg.data or saved.method != cfg.method:
+        raise SnnkitError(f"{path}: checkpoint made with other data settings or method; "
+                          "use the same config (only train.epochs may change) or another --out")
+    net.load_state_dict(data["state_dict"])
+    opt.load_state_dict(data["optimizer"])
+    torch.set_rng_state(data["rng"]["torch"])
+    random.setstate(data["rng"]["python"])
+    return RunState(**data["state"])
+
+
+def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in METRIC_FIELDS})
+    atomic_write_text(out / "metrics.csv", buf.getvalue())
