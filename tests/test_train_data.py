@@ -30,8 +30,7 @@ def clean_env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def shared(clean_env, monkeypatch):
-    if not (SHARED / "mnist").is_dir():
-        pytest.skip(f"real data not found at {SHARED}")
+    assert (SHARED / "mnist").is_dir(), f"the data sets are expected at {SHARED} (../shared/data)"
     monkeypatch.setenv("SNNKIT_DATA", str(SHARED))
     return SHARED
 
