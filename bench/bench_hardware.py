@@ -68,7 +68,8 @@ def main() -> None:
     write_section("hardware", f"""
 ## Emulator vs Lava (bit-accurate CPU model), {net.n_in}-{layers}, T = {T}
 
-Command: `python bench/bench_hardware.py` (snnkit {git_rev()}; {machine()}); model
+Command: `python bench/bench_hardware.py {" ".join(sys.argv[1:])}` (snnkit {git_rev()};
+{machine()}); model
 `{Path(args.model).relative_to(ROOT) if Path(args.model).is_relative_to(ROOT) else args.model}`
 exported for the Loihi profile; Fashion-MNIST test inputs.
 
