@@ -33,7 +33,8 @@ BACKENDS = ("emulator", "lava")
 
 
 def _encode(model: str | Path | None, dataset: str | None, split: str, n: int,
-            T: int | None = None) -> tuple[torch.Tensor, np.ndarray, dict[str, Any]]:
+            T: int | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """The first ``n`` images of a split, encoded as the model's training encoded them."""
     from snnkit.train.config import TrainConfig
     from snnkit.train.data import load_dataset
     from snnkit.train.encoding import encode_batch
@@ -46,8 +47,7 @@ def _encode(model: str | Path | None, dataset: str | None, split: str, n: int,
         raise SnnkitError(f"--n: expected 1..{len(data.labels)}, got {n}")
     idx = np.arange(n)
     x = encode_batch(data.images, idx, steps, cfg.data.p_max, cfg.data.seed, split)
-    return x, data.labels[idx], {"dataset": name, "T": steps, "p_max": cfg.data.p_max,
-                                  "seed": cfg.data.seed}
+    return x, data.labels[idx]
 
 
 def from_strsbp_config(model: str | Path):
@@ -61,7 +61,7 @@ def from_strsbp_config(model: str | Path):
 def export_inputs(out: str | Path, dataset: str = "fashion-mnist", n: int = 100,
                   model: str | Path | None = None, T: int | None = None) -> Events:
     """Encoded test images as an event file (see module docstring)."""
-    x, labels, _ = _encode(model, dataset, "test", n, T)
+    x, labels = _encode(model, dataset, "test", n, T)
     ev = from_dense(x.to(torch.int8), labels=labels)
     write_events(ev, out)
     return ev
@@ -73,7 +73,7 @@ def export_netx(model: str | Path, out: str | Path, target: str = "loihi", *,
     """Quantize a trained model for ``target`` and write it as NetX; returns the report."""
     profile = load_profile(target)
     desc = from_strsbp(model)
-    x, _, _ = _encode(model, None, "train", calibration) if calibration else (None, None, None)
+    x = _encode(model, None, "train", calibration)[0] if calibration else None
     qnet, report = quantize(desc, profile, clip_percentile=clip_percentile,
                             drop_refractory=drop_refractory, prune=prune, calibration=x)
     path = write_netx(qnet, out, profile, n_steps=int(desc.meta.get("T", 0) or 0))

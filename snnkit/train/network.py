@@ -139,7 +139,7 @@ class SpikingNet(nn.Module):
         """Lateral weights (post, pre) of layer ``k``: trained, fixed inhibition, or None."""
         if k == self.n_layers - 1:
             return self.lateral_out if self.lateral_out.abs().sum() > 0 else None
-        w = self.recurrent[str(k)] if str(k) in self.recurrent else None  # noqa: SIM401
+        w = self.recurrent.get(str(k))
         return None if w is None else w * getattr(self, f"mask_{k}")
 
     def architecture(self) -> dict[str, object]:
