@@ -314,30 +314,47 @@ app.add_typer(hardware_app, name="hardware")
 @app.command()
 def export(
     model: Annotated[Path, typer.Argument(help="A trained model file (model.pt, best.pt).")],
-    fmt: Annotated[str, typer.Option("--format", help="netx (Loihi fixed point).")] = "netx",
-    out: Annotated[Path, typer.Option("--out", help="Output file, e.g. net.net.")] = Path(
-        "net.net"),
-    target: Annotated[str, typer.Option("--target", help="Target profile (hardware/*.toml).")
-                      ] = "loihi",
+    fmt: Annotated[str, typer.Option(
+        "--format", help="netx (Loihi fixed point) or nir (float graph).")] = "netx",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output file (default net.net for netx, net.nir for nir).")] = None,
+    target: Annotated[str, typer.Option("--target", help="Target profile (hardware/*.toml); "
+                                        "netx only.")] = "loihi",
     clip: Annotated[float, typer.Option("--clip-percentile",
-                                        help="Weight magnitude mapped to the top mantissa.")
-                    ] = 100.0,
+                                        help="Weight magnitude mapped to the top mantissa; "
+                                        "netx only.")] = 100.0,
     drop_refractory: Annotated[bool, typer.Option(
         "--drop-refractory", help="Export neurons with a refractory period without it.")
     ] = False,
-    prune: Annotated[float, typer.Option("--prune", help="Fraction of smallest weights to zero.")
-                     ] = 0.0,
+    prune: Annotated[float, typer.Option("--prune", help="Fraction of smallest weights to zero; "
+                                         "netx only.")] = 0.0,
 ) -> None:
-    """Export a trained network for neuromorphic hardware, with a quantization report."""
-    from snnkit.hardware.api import export_netx, report_table
+    """Export a trained network: NetX (fixed point, with a quantization report) or NIR."""
+    from snnkit.hardware.api import export_netx, export_nir, report_table
 
     try:
-        if fmt != "netx":
-            raise SnnkitError(f"--format: expected netx, got {fmt!r}")
-        report = export_netx(model, out, target, clip_percentile=clip,
-                             drop_refractory=drop_refractory, prune=prune)
+        if fmt not in ("netx", "nir"):
+            raise SnnkitError(f"--format: expected netx or nir, got {fmt!r}")
+        if fmt == "nir":
+            if prune or clip != 100.0 or target != "loihi":
+                raise SnnkitError("--target, --clip-percentile and --prune apply to --format "
+                                  "netx only (nir is not quantized)")
+            out = out or Path("net.nir")
+            desc = export_nir(model, out, drop_refractory=drop_refractory)
+        else:
+            out = out or Path("net.net")
+            report = export_netx(model, out, target, clip_percentile=clip,
+                                 drop_refractory=drop_refractory, prune=prune)
     except SnnkitError as exc:
         _fail(str(exc))
+    if fmt == "nir":
+        sizes = "-".join(str(n) for n in [desc.n_in, *(layer.n_out for layer in desc.layers)])
+        rec = sum(layer.weight_rec is not None for layer in desc.layers)
+        dropped = desc.meta.get("dropped_refractory")
+        typer.echo(f"wrote {out}: NIR graph (float CubaLIF, dt = 1 ms per step), layers "
+                   f"{sizes}, {rec} recurrent"
+                   + (f", refractory {dropped} steps dropped" if dropped else ""))
+        return
     typer.echo(report_table(report))
     typer.echo(f"wrote {out} and {out}.report.json")
 
@@ -384,6 +401,34 @@ def hardware_run(
     except SnnkitError as exc:
         _fail(str(exc))
     typer.echo(json.dumps(summary))
+
+
+@hardware_app.command("finetune")
+def hardware_finetune(
+    model: Annotated[Path, typer.Argument(help="A trained ST-RSBP model file.")],
+    out: Annotated[Path, _OUT],
+    target: Annotated[str, typer.Option("--target", help="Target profile (hardware/*.toml).")
+                      ] = "loihi",
+    resume: Annotated[bool, _RESUME] = False,
+    set_: Annotated[list[str] | None, _SET] = None,
+    data_dir: Annotated[Path | None, _DATA] = None, quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Quantization-aware fine-tuning: ST-RSBP through the target's integer dynamics."""
+    from snnkit.hardware.qat import finetune
+
+    try:
+        rows = finetune(model, out, target=target, overrides=set_ or [], resume=resume,
+                        progress=not quiet, data_dir=data_dir)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
+        raise typer.Exit(130) from None
+    if rows:
+        last = rows[-1]
+        val = f", validation {100 * last['val_accuracy']:.2f}%" if "val_accuracy" in last else ""
+        typer.echo(f"fine-tuned {len(rows)} epochs on {target}'s integer dynamics: test "
+                   f"{100 * last['test_accuracy']:.2f}%{val}; wrote {out}/")
 
 
 @hardware_app.command("verify")

@@ -92,6 +92,30 @@ def test_emulator_equals_slow_integer_loop(seed: int, rec: bool, bias: bool, del
         np.testing.assert_array_equal(a.numpy(), b)
 
 
+def test_current_wraps_around_like_the_integer_loop() -> None:
+    """Without current decay and with large weights u passes 2^23 and wraps (24 bits); the
+    chunked float64 state must wrap exactly where the integer loop does."""
+    rng = np.random.default_rng(3)
+    layer = IntLayer(weight=np.full((4, 40), 254, np.int32) - 2 * rng.integers(0, 3, (4, 40)),
+                     i_decay=0, v_decay=4096, vth_mant=50_000,
+                     weight_rec=np.array([[0, -256, 0, 0], [0, 0, 0, 0], [0, 0, 0, 254],
+                                          [0, 0, 0, 0]], np.int32))
+    net = IntNetwork(40, (layer,))
+    spikes = (rng.random((80, 3, 40)) < 0.8).astype(np.int8)
+    fast = emulate(net, torch.as_tensor(spikes))[0].numpy()
+    slow = slow_reference(net, spikes)[0]
+    assert 0 < slow.sum() < slow.size / 2  # spikes, and silent stretches after the wraps
+    np.testing.assert_array_equal(fast, slow)
+    assert np.array_equal(emulate(net, torch.as_tensor(spikes))[0].numpy(),
+                          _chunks_of_one(net, spikes))
+
+
+def _chunks_of_one(net: IntNetwork, spikes: np.ndarray) -> np.ndarray:
+    from snnkit.hardware.emulator import _layer_int
+
+    return _layer_int(torch.as_tensor(spikes), net.layers[0], chunk=1).numpy()
+
+
 def _float_net(seed: int) -> NetworkDescription:
     rng = np.random.default_rng(seed)
     neuron = CubaNeuron(current_decay=1 / 8, voltage_decay=1 / 64, threshold=1.0)

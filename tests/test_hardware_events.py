@@ -31,6 +31,19 @@ def test_dense_file_lava_round_trip(tmp_path) -> None:
     assert lava.shape == (24, 50) and np.array_equal(lava, x[:, 1].numpy().T)
 
 
+def test_chunks_concatenate_and_slice_exactly() -> None:
+    x = _spikes(1, (30, 7, 10))
+    parts = [E.from_dense(x[:, a:b], labels=np.arange(a, b)) for a, b in [(0, 3), (3, 4), (4, 7)]]
+    ev = E.concat(parts)
+    whole = E.from_dense(x, labels=np.arange(7))
+    for key in ("sample", "t", "idx", "labels"):
+        assert np.array_equal(getattr(ev, key), getattr(whole, key))
+    assert torch.equal(E.to_dense(ev, 2, 5), x[:, 2:5])
+    assert torch.equal(E.to_dense(ev, 5), x[:, 5:])
+    with pytest.raises(SnnkitError, match="different steps"):
+        E.concat([parts[0], E.from_dense(x[:10, :2])])
+
+
 @pytest.mark.parametrize("dt", [1e-3, 1e-4, 0.1, 7e-4])
 def test_nir_event_data_round_trip(tmp_path, dt: float) -> None:
     x = _spikes(1)

@@ -25,6 +25,7 @@ to drop it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,21 +112,98 @@ class NetworkDescription:
         return self.layers[-1].n_out
 
 
-def from_strsbp(model: str | Path) -> NetworkDescription:
-    """The description of a trained ST-RSBP / BPTT model file (``snnkit train`` output)."""
-    from snnkit.train.model import load_model
-
-    net, cfg, info = load_model(model)
+def from_spiking_net(net, meta: dict[str, object] | None = None) -> NetworkDescription:
+    """The description of an in-memory :class:`snnkit.train.network.SpikingNet`."""
     layers = []
     for k, w in enumerate(net.weights):
         p = net.params[k]
         lateral = net.lateral(k)
         neuron = CubaNeuron(1.0 / p.tau_s, 1.0 / p.tau_m, p.v_th, p.refractory)
         layers.append(DenseLayer(
-            weight=w.detach().double().numpy() / p.tau_s,
-            weight_rec=None if lateral is None else lateral.detach().double().numpy() / p.tau_s,
+            weight=w.detach().cpu().double().numpy() / p.tau_s,
+            weight_rec=(None if lateral is None
+                        else lateral.detach().cpu().double().numpy() / p.tau_s),
             neuron=neuron, name=str(k)))
+    return NetworkDescription(net.n_in, tuple(layers), dict(meta or {}))
+
+
+def _scalar(x: object, where: str) -> float:
+    t = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64).ravel()
+    if t.size == 0 or not np.all(t == t[0]):
+        raise SnnkitError(f"{where}: expected one value for the whole layer, got {t.size}")
+    return float(t[0])
+
+
+def _norse_neuron(cell: object, where: str) -> tuple[CubaNeuron, float]:
+    """The CUBA neuron of a Norse LIF cell and its gain ``a = dt * tau_mem_inv``."""
+    p, dt = cell.p, float(cell.dt)  # type: ignore[attr-defined]
+    for name in ("v_leak", "v_reset"):
+        if _scalar(getattr(p, name), f"{where}.p.{name}") != 0.0:
+            raise SnnkitError(f"{where}.p.{name}: expected 0 (Loihi leaks and resets to 0), got "
+                              f"{_scalar(getattr(p, name), where)}")
+    a = dt * _scalar(p.tau_mem_inv, f"{where}.p.tau_mem_inv")
+    b = dt * _scalar(p.tau_syn_inv, f"{where}.p.tau_syn_inv")
+    return CubaNeuron(b, a, _scalar(p.v_th, f"{where}.p.v_th")), a
+
+
+def from_norse(module: Iterable[object], meta: dict[str, object] | None = None
+               ) -> NetworkDescription:
+    r"""The description of a Norse network: an ``nn.Sequential``/``SequentialState`` of
+    ``torch.nn.Linear`` (no bias) + ``LIFCell`` pairs and ``LIFRecurrentCell`` layers.
+
+    Norse's step (``lif_feed_forward_step``/``lif_step``, norse 1.1) is
+    :math:`i' = i + W x[t] (+ W_r z[t-1])`, :math:`v \leftarrow v + a(-v + i')`,
+    :math:`i \leftarrow i'(1 - b)` with :math:`a = dt\,\tau_{mem}^{-1}`,
+    :math:`b = dt\,\tau_{syn}^{-1}`, spike if :math:`v > v_{th}`, reset to 0.  With
+    :math:`u = a\,i'` this is the CUBA neuron with weights :math:`aW` (and :math:`aW_r`),
+    :math:`\delta_u = b`, :math:`\delta_v = a`, :math:`\theta = v_{th}`; ``v_leak`` and
+    ``v_reset`` must be 0.  Timing: Norse's feed-forward input acts in the same step, the
+    description's one step later, so layer :math:`k` here spikes :math:`k` steps after Norse's.
+    """
+    from norse.torch import LIFCell, LIFRecurrentCell
+    from torch import nn
+
+    layers: list[DenseLayer] = []
+    pending: np.ndarray | None = None
+    for k, m in enumerate(module):
+        where = f"module {k} ({type(m).__name__})"
+        if isinstance(m, nn.Linear):
+            if pending is not None:
+                raise SnnkitError(f"{where}: two Linear layers in a row; expected Linear + LIFCell")
+            if m.bias is not None and bool(m.bias.detach().abs().sum() > 0):
+                raise SnnkitError(f"{where}: a Linear bias is a constant synaptic current, which "
+                                  "CUBA cannot express; use bias=False")
+            pending = m.weight.detach().cpu().double().numpy()
+        elif isinstance(m, LIFCell):
+            if pending is None:
+                raise SnnkitError(f"{where}: a LIFCell needs a Linear before it")
+            neuron, a = _norse_neuron(m, where)
+            layers.append(DenseLayer(a * pending, neuron, name=str(len(layers))))
+            pending = None
+        elif isinstance(m, LIFRecurrentCell):
+            if pending is not None:
+                raise SnnkitError(f"{where}: a LIFRecurrentCell has its own input weights; "
+                                  "remove the Linear before it")
+            neuron, a = _norse_neuron(m, where)
+            w = m.input_weights.detach().cpu().double().numpy()
+            w_rec = m.recurrent_weights.detach().cpu().double().numpy()
+            layers.append(DenseLayer(a * w, neuron, weight_rec=a * w_rec, name=str(len(layers))))
+        else:
+            raise SnnkitError(f"{where}: not supported (expected torch.nn.Linear, LIFCell, "
+                              "LIFRecurrentCell)")
+    if pending is not None:
+        raise SnnkitError("the network ends with a Linear layer; expected a LIF cell last")
+    if not layers:
+        raise SnnkitError("no LIF layers found")
+    return NetworkDescription(layers[0].n_in, tuple(layers), dict(meta or {}, source="norse"))
+
+
+def from_strsbp(model: str | Path) -> NetworkDescription:
+    """The description of a trained ST-RSBP / BPTT model file (``snnkit train`` output)."""
+    from snnkit.train.model import load_model
+
+    net, cfg, info = load_model(model)
     meta = {"source": str(model), "method": cfg.method, "layers": cfg.network.layers,
             "dataset": cfg.data.dataset, "T": cfg.data.T, "p_max": cfg.data.p_max,
             "data_seed": cfg.data.seed, "trained_epoch": info.get("epoch")}
-    return NetworkDescription(net.n_in, tuple(layers), meta)
+    return from_spiking_net(net, meta)

@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import torch
 
+from snnkit.errors import SnnkitError
 from snnkit.hardware.description import NetworkDescription
 from snnkit.hardware.fixed_point import IntLayer, IntNetwork
 
 _STATE = 1 << 23
-
-
-def _rs0(x: torch.Tensor, shift: int = 12) -> torch.Tensor:
-    return torch.sign(x) * (x.abs() >> shift)
+_EXACT32 = float(1 << 24)
 
 
 def _delayed_weights(w: torch.Tensor, delay: torch.Tensor | None) -> list[tuple[int, torch.Tensor]]:
@@ -48,39 +46,56 @@ def _delayed_weights(w: torch.Tensor, delay: torch.Tensor | None) -> list[tuple[
             for d in torch.unique(delay).tolist()]
 
 
-def _layer_int(x: torch.Tensor, layer: IntLayer) -> torch.Tensor:
-    """Spikes (T, B, N) of one integer layer for presynaptic spikes ``x`` (T, B, N_in)."""
+def _layer_int(x: torch.Tensor, layer: IntLayer, chunk: int = 128) -> torch.Tensor:
+    r"""Spikes (T, B, N) of one integer layer for presynaptic spikes ``x`` (T, B, N_in).
+
+    Speed without changing a bit: the synaptic sums are float32 matrix products, exact because
+    every partial sum is an integer below :math:`2^{24}` (checked); the state runs in float64,
+    where every value is an integer below :math:`2^{53}`, so :math:`u\,(4096-d)/4096` is exact
+    and ``trunc`` is the shift rounding toward zero; the batch is run in chunks of ``chunk``
+    samples so that the state stays in cache.
+    """
     T, B, _ = x.shape
     dev = x.device
-    w = torch.as_tensor(layer.weight, dtype=torch.float64, device=dev)
+    w = torch.as_tensor(layer.weight, dtype=torch.float32, device=dev)
+    w_rec = (None if layer.weight_rec is None
+             else torch.as_tensor(layer.weight_rec, dtype=torch.float32, device=dev))
+    for m in (w, w_rec):
+        if m is not None and float(m.abs().sum(1).max()) >= _EXACT32:
+            raise SnnkitError("emulator: a neuron's summed |weights| reach 2^24; float32 sums "
+                              "would not be exact")
     delay = None if layer.delay is None else torch.as_tensor(layer.delay, device=dev)
     groups = _delayed_weights(w, delay)
     depth = 1 + max(d for d, _ in groups)
-    # feed-forward input of every step, delivered 1 + d steps after the presynaptic spike
+    # feed-forward input (<< 6) of every step, delivered 1 + d steps after the presynaptic spike
     a_ff = torch.zeros(T + depth, B, layer.n_out, dtype=torch.float64, device=dev)
-    xs = x.to(torch.float64)
+    xs = x.to(torch.float32)
     for d, wd in groups:
-        a_ff[1 + d:T + 1 + d] += xs @ wd.T
-    a_ff = a_ff.round().to(torch.int64)
-    w_rec = (None if layer.weight_rec is None
-             else torch.as_tensor(layer.weight_rec, dtype=torch.float64, device=dev))
-    bias = (torch.zeros(layer.n_out, dtype=torch.int64, device=dev) if layer.bias is None
-            else torch.as_tensor(layer.bias, dtype=torch.int64, device=dev)) << 6
-    du, dv = 4096 - layer.i_decay, 4096 - layer.v_decay
-    vth = layer.vth_mant << 6
-    u = torch.zeros(B, layer.n_out, dtype=torch.int64, device=dev)
-    v = torch.zeros_like(u)
-    a_rec = torch.zeros_like(u)
+        a_ff[1 + d:T + 1 + d] += (xs @ wd.T).to(torch.float64)
+    a_ff *= 64.0
+    bias = (torch.zeros(layer.n_out, dtype=torch.float64, device=dev) if layer.bias is None
+            else torch.as_tensor(layer.bias, dtype=torch.float64, device=dev) * 64.0)
+    cu, cv = (4096 - layer.i_decay) / 4096.0, (4096 - layer.v_decay) / 4096.0
+    vth = float(layer.vth_mant << 6)
+    top = float(_STATE - 1)
     out = torch.zeros(T, B, layer.n_out, dtype=torch.int8, device=dev)
-    for t in range(T):
-        u = _rs0(u * du) + ((a_ff[t] + a_rec) << 6)
-        u = torch.remainder(u + _STATE, 2 * _STATE) - _STATE  # 24-bit wrap
-        v = (_rs0(v * dv) + u + bias).clamp_(-(_STATE - 1), _STATE - 1)
-        s = v > vth
-        v = v.masked_fill(s, 0)
-        out[t] = s
-        if w_rec is not None:
-            a_rec = (s.to(torch.float64) @ w_rec.T).round().to(torch.int64)
+    for b0 in range(0, B, chunk):
+        sl = slice(b0, min(b0 + chunk, B))
+        u = torch.zeros(sl.stop - b0, layer.n_out, dtype=torch.float64, device=dev)
+        v = torch.zeros_like(u)
+        a_rec = None
+        for t in range(T):
+            u.mul_(cu).trunc_().add_(a_ff[t, sl])
+            if a_rec is not None:
+                u.add_(a_rec)
+            if float(u.abs().max()) >= _STATE:  # 24-bit wrap (rare)
+                u = torch.remainder(u + _STATE, 2 * _STATE) - _STATE
+            v.mul_(cv).trunc_().add_(u).add_(bias).clamp_(-top, top)
+            s = v > vth
+            v.masked_fill_(s, 0.0)
+            out[t, sl] = s
+            if w_rec is not None:
+                a_rec = (s.to(torch.float32) @ w_rec.T).to(torch.float64).mul_(64.0)
     return out
 
 

@@ -67,11 +67,31 @@ def from_dense(spikes: torch.Tensor | np.ndarray, dt: float = 1e-3,
                   shape or (N,), dt, layout, None if labels is None else np.asarray(labels))
 
 
-def to_dense(ev: Events) -> torch.Tensor:
-    """Binary spikes (T, B, N) int8."""
-    out = np.zeros((ev.n_steps, ev.n_samples, ev.n_neurons), dtype=np.int8)
-    out[ev.t, ev.sample, ev.idx] = 1
+def to_dense(ev: Events, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """Binary spikes (T, B, N) int8 of samples ``start:stop`` (default all)."""
+    stop = ev.n_samples if stop is None else min(stop, ev.n_samples)
+    lo, hi = np.searchsorted(ev.sample, [start, stop])  # events are sorted by sample
+    out = np.zeros((ev.n_steps, max(stop - start, 0), ev.n_neurons), dtype=np.int8)
+    out[ev.t[lo:hi], ev.sample[lo:hi] - start, ev.idx[lo:hi]] = 1
     return torch.as_tensor(out)
+
+
+def concat(parts: list[Events]) -> Events:
+    """The samples of several event sets (same steps, shape, dt, layout), in order."""
+    first = parts[0]
+    for p in parts[1:]:
+        if (p.n_steps, p.shape, p.dt, p.layout) != (first.n_steps, first.shape, first.dt,
+                                                    first.layout):
+            raise SnnkitError("events: cannot concatenate sets with different steps, shape, dt "
+                              "or layout")
+    offsets = np.cumsum([0] + [p.n_samples for p in parts[:-1]])
+    labels = (None if any(p.labels is None for p in parts)
+              else np.concatenate([p.labels for p in parts]))
+    return Events(np.concatenate([p.sample + np.uint32(o) for p, o in zip(parts, offsets,
+                                                                           strict=True)]),
+                  np.concatenate([p.t for p in parts]), np.concatenate([p.idx for p in parts]),
+                  first.n_steps, int(sum(p.n_samples for p in parts)), first.shape, first.dt,
+                  first.layout, labels)
 
 
 def to_lava(ev: Events, sample: int) -> np.ndarray:

@@ -21,6 +21,7 @@ the effective weights :math:`64\,w_{int}/K` and the resources on the target's co
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,15 +72,19 @@ def _even(x: np.ndarray) -> np.ndarray:
 
 def quantize(desc: NetworkDescription, profile: TargetProfile, *, clip_percentile: float = 100.0,
              drop_refractory: bool = False, prune: float = 0.0, headroom: float = 4.0,
-             calibration: torch.Tensor | None = None
+             calibration: torch.Tensor | None = None, scales: Sequence[float] | None = None
              ) -> tuple[IntNetwork, list[dict[str, float]]]:
     r"""The integer network and a per-layer report (see module docstring).
 
     ``calibration``: input spikes (T, B, n_in); the float model is run on them and each layer's
     scale is kept below :math:`2^{23}/(1.25\,\max|u|)` so that the current never wraps there.
+    ``scales``: use these per-layer :math:`K` instead of choosing them (quantization-aware
+    fine-tuning keeps the starting model's scales while the weights move).
     """
     peaks: list[float] = []
-    if calibration is not None:
+    if scales is not None and len(scales) != len(desc.layers):
+        raise SnnkitError(f"scales: expected {len(desc.layers)} values, got {len(scales)}")
+    if calibration is not None and scales is None:
         from snnkit.hardware.emulator import simulate_float
 
         simulate_float(desc, calibration, peaks)
@@ -110,6 +115,8 @@ def quantize(desc: NetworkDescription, profile: TargetProfile, *, clip_percentil
         if layer.bias is not None and np.any(layer.bias != 0):
             bmax = np.abs(layer.bias).max()
             scale = min(scale, 2.0**profile.weight_shift * profile.bias_max / bmax)
+        if scales is not None:
+            scale = float(scales[k])
         unit = 2.0**profile.weight_shift / scale  # float weight of one integer step
 
         def q(x: np.ndarray, unit: float = unit) -> tuple[np.ndarray, float]:

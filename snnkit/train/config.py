@@ -79,6 +79,7 @@ class TrainLoopConfig(_Table):
     eps: float = Field(1e-8, gt=0)
     boost: bool = True
     checkpoint_minutes: float = Field(10.0, gt=0)
+    init: str | None = Field(None, description="start from this model file's weights")
     seed: int = 0
 
 

@@ -60,14 +60,25 @@ def read_torch_file(path: str | Path, what: str = "model") -> dict[str, Any]:
     return data
 
 
-def load_model(path: str | Path) -> tuple[SpikingNet, TrainConfig, dict[str, Any]]:
-    """Network (weights loaded, eval mode), its config and the info dict of a model file."""
-    data = read_torch_file(path)
-    cfg = TrainConfig.from_mapping(data["config"], str(path))
-    net = build_network(cfg.network)
+def _load_state(net: SpikingNet, data: dict[str, Any], path: str | Path) -> None:
     try:
         net.load_state_dict(data["state_dict"])
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
         raise SnnkitError(f"{path}: weights do not fit the architecture ({first})") from None
+
+
+def load_weights(net: SpikingNet, path: str | Path) -> dict[str, Any]:
+    """Load a model file's weights (and connectivity masks) into ``net``; its info dict."""
+    data = read_torch_file(path)
+    _load_state(net, data, path)
+    return dict(data.get("info", {}))
+
+
+def load_model(path: str | Path) -> tuple[SpikingNet, TrainConfig, dict[str, Any]]:
+    """Network (weights loaded, eval mode), its config and the info dict of a model file."""
+    data = read_torch_file(path)
+    cfg = TrainConfig.from_mapping(data["config"], str(path))
+    net = build_network(cfg.network)
+    _load_state(net, data, path)
     return net.eval(), cfg, dict(data.get("info", {}))

@@ -58,6 +58,7 @@ agrees with the gradient of a smooth rate model (tested against finite differenc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +66,8 @@ import torch
 from snnkit.train.effect import weighted_post_derivative
 from snnkit.train.network import SpikingNet, forward
 from snnkit.train.spsp import free_trace, spsp
+
+ForwardFn = Callable[[SpikingNet, torch.Tensor], list[torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -156,15 +159,17 @@ def regulariser(w: torch.Tensor, opts: StrsbpOptions, mask: torch.Tensor | None 
 
 def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
                 sample_weight: torch.Tensor, table: torch.Tensor,
-                opts: StrsbpOptions) -> StepResult:
+                opts: StrsbpOptions, forward_fn: ForwardFn | None = None) -> StepResult:
     """Forward, then set ``.grad`` of every trained weight to the ST-RSBP gradient.
 
     ``spikes`` (T, B, n_in) input trains, ``labels`` (B,), ``sample_weight`` (B,) boost
     weights, ``table`` the ∂e/∂o_i polynomials.  Gradients are averaged over the batch, the
-    regulariser added once.
+    regulariser added once.  ``forward_fn(net, spikes)`` replaces the float forward pass (e.g.
+    integer hardware dynamics for quantization-aware fine-tuning); the backward pass then treats
+    its spike trains as the network's (straight-through).
     """
     with torch.no_grad():
-        trains = forward(net, spikes)
+        trains = (forward_fn or forward)(net, spikes)
         counts = [s.sum(0) for s in trains]
         delta, loss = output_error(counts[-1], labels, opts)
         delta = delta * sample_weight[:, None]

@@ -11,6 +11,9 @@ Output folder contract (``snnkit train st-rsbp|bptt --config C --out DIR``):
   validation hold-out, ``best_val.pt`` (epoch chosen on validation, then tested once);
 * ``curves.png`` and ``config.toml``.
 
+``train.init`` starts from a trained model's weights (fine-tuning, e.g. with another neuron
+setting such as ``network.refractory = 0``); the architecture must be the same.
+
 Determinism: the epoch's order is a permutation seeded by ``(train.seed, epoch)``, every image's
 spike train a function of its index (:mod:`snnkit.train.encoding`), so a run resumed after a kill
 continues exactly where the checkpoint left it.  Data parallel with ``torchrun``: each process
@@ -46,10 +49,10 @@ from snnkit.train.config import TrainConfig
 from snnkit.train.data import load_dataset
 from snnkit.train.effect import effect_table
 from snnkit.train.encoding import encode_batch
-from snnkit.train.model import build_network, save_model
+from snnkit.train.model import build_network, load_weights, save_model
 from snnkit.train.network import SpikingNet, forward
 from snnkit.train.parallel import my_slice, sync_gradients, world
-from snnkit.train.strsbp import StrsbpOptions, strsbp_step
+from snnkit.train.strsbp import ForwardFn, StrsbpOptions, strsbp_step
 
 
 @dataclass
@@ -88,9 +91,10 @@ def load_splits(cfg: TrainConfig, data_dir: str | Path | None) -> dict[str, Spli
 
 @torch.no_grad()
 def evaluate_split(net: SpikingNet, split: Split, cfg: TrainConfig, device: torch.device,
-                   batch_size: int = 100, progress: bool = True) -> dict[str, float]:
+                   batch_size: int = 100, progress: bool = True,
+                   forward_fn: ForwardFn | None = None) -> dict[str, float]:
     """Accuracy and spikes per sample of ``net`` on a split (prediction: most output spikes,
-    ties to the lowest index)."""
+    ties to the lowest index); ``forward_fn`` replaces the float forward pass."""
     correct = spikes = 0.0
     mine = my_slice(split.indices)
     with progress_bar(len(mine), f"eval {split.name}", "sample", enabled=progress) as bar:
@@ -98,7 +102,7 @@ def evaluate_split(net: SpikingNet, split: Split, cfg: TrainConfig, device: torc
             idx = mine[start:start + batch_size]
             x = encode_batch(split.images, idx, cfg.data.T, cfg.data.p_max, cfg.data.seed,
                              split.name, device=device)
-            trains = forward(net, x)
+            trains = (forward_fn or forward)(net, x)
             pred = trains[-1].sum(0).argmax(1).cpu().numpy()
             correct += float((pred == split.labels[idx]).sum())
             spikes += float(sum(t.sum() for t in trains))
@@ -125,11 +129,15 @@ def _boost(state: RunState, labels: np.ndarray) -> None:
 
 
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: str = "cpu",
-          progress: bool = True, data_dir: str | Path | None = None) -> list[dict[str, Any]]:
+          progress: bool = True, data_dir: str | Path | None = None,
+          forward_fn: ForwardFn | None = None) -> list[dict[str, Any]]:
     """Train a network as ``cfg`` says; write the output folder (module docstring).
 
-    Returns the metrics rows.  Raises :class:`SnnkitError` for user errors (bad data folder,
-    a checkpoint of another run on ``--resume``, CUDA missing, non-finite values).
+    ``forward_fn(net, spikes)`` replaces the float forward pass in training (ST-RSBP only) and
+    evaluation, for fine-tuning through other dynamics (see
+    :func:`snnkit.train.strsbp.strsbp_step`).  Returns the metrics rows.  Raises
+    :class:`SnnkitError` for user errors (bad data folder, a checkpoint of another run on
+    ``--resume``, CUDA missing, non-finite values).
     """
     dev = resolve_device(device)
     out = Path(out)
@@ -144,7 +152,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     splits = load_splits(cfg, data_dir)
     train_split = splits["train"]
     torch.manual_seed(cfg.train.seed)
-    net = build_network(cfg.network).to(dev)
+    if forward_fn is not None and cfg.method != "st-rsbp":
+        raise SnnkitError(f"method: a replaced forward pass needs st-rsbp, got {cfg.method}")
+    net = build_network(cfg.network)
+    if cfg.train.init and not resume:
+        load_weights(net, cfg.train.init)
+    net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=_lr(cfg, 0), betas=cfg.train.betas,
                            eps=cfg.train.eps)
     state = load_checkpoint(out, net, opt, cfg) if resume else RunState()
@@ -185,7 +198,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                 y = torch.as_tensor(train_split.labels[idx], device=dev)
                 w = torch.as_tensor(state.sample_weight[mine], dtype=torch.float32, device=dev)
                 if cfg.method == "st-rsbp":
-                    res = strsbp_step(net, x, y, w, table, opts)
+                    res = strsbp_step(net, x, y, w, table, opts, forward_fn)
                 else:
                     res = bptt_step(net, x, y, w, cfg.bptt, opts)
                 sync_gradients(net, len(mine), len(pos))
@@ -205,7 +218,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                     save_checkpoint(out, net, opt, cfg, state)
                     last_save = time.monotonic()
         state.epoch_seconds += time.monotonic() - t_epoch
-        _finish_epoch(state, net, opt, cfg, splits, dev, out, progress, epoch)
+        _finish_epoch(state, net, opt, cfg, splits, dev, out, progress, epoch, forward_fn)
         last_save = time.monotonic()
     return state.metrics
 
@@ -222,7 +235,7 @@ def _accumulate(sums: dict[str, float], loss: torch.Tensor, wrong: np.ndarray,
 
 def _finish_epoch(state: RunState, net: SpikingNet, opt: torch.optim.Optimizer,
                   cfg: TrainConfig, splits: dict[str, Split], dev: torch.device, out: Path,
-                  progress: bool, epoch: int) -> None:
+                  progress: bool, epoch: int, forward_fn: ForwardFn | None = None) -> None:
     rank, size = world()
     if size > 1:
         votes = torch.as_tensor(state.wrong, dtype=torch.int32)
@@ -238,10 +251,11 @@ def _finish_epoch(state: RunState, net: SpikingNet, opt: torch.optim.Optimizer,
                            "lr": _lr(cfg, epoch)}
     net.eval()
     if "validation" in splits:
-        row["val_accuracy"] = round(evaluate_split(net, splits["validation"], cfg, dev,
-                                                   progress=progress)["accuracy"], 5)
-    row["test_accuracy"] = round(evaluate_split(net, splits["test"], cfg, dev,
-                                                progress=progress)["accuracy"], 5)
+        row["val_accuracy"] = round(evaluate_split(
+            net, splits["validation"], cfg, dev, progress=progress, forward_fn=forward_fn
+        )["accuracy"], 5)
+    row["test_accuracy"] = round(evaluate_split(
+        net, splits["test"], cfg, dev, progress=progress, forward_fn=forward_fn)["accuracy"], 5)
     net.train()
     state.elapsed += state.epoch_seconds
     row["seconds"] = round(state.epoch_seconds, 1)
