@@ -204,7 +204,7 @@ def plot(
         _fail(str(exc))
 
 
-train_app = typer.Typer(help="Train spiking networks (ST-RSBP, BPTT baseline).",
+train_app = typer.Typer(help="Train spiking networks (ST-RSBP, BPTT baseline, LMU).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 data_app = typer.Typer(help="Data sets: download and check.", no_args_is_help=True)
@@ -266,12 +266,41 @@ def train_bptt(
     _train("bptt", config, out, resume, device, set_, data_dir, quiet)
 
 
+@train_app.command("lmu")
+def train_lmu(
+    config: Annotated[Path, typer.Option(
+        "--config", "-c", help="LMU training config (TOML), e.g. models/lmu_psmnist.toml.")],
+    out: Annotated[Path, _OUT],
+    resume: Annotated[bool, _RESUME] = False, device: Annotated[str, _DEVICE] = "cpu",
+    set_: Annotated[list[str] | None, _SET] = None,
+    data_dir: Annotated[Path | None, _DATA] = None, quiet: Annotated[bool, _QUIET] = False,
+) -> None:
+    """Train the (hybrid-spiking) Legendre Memory Unit on psMNIST."""
+    from snnkit.train.lmu_config import load_lmu_config
+    from snnkit.train.lmu_trainer import train_lmu as run_train_lmu
+
+    try:
+        cfg = load_lmu_config(config, set_ or [])
+        rows = run_train_lmu(cfg, out, resume=resume, progress=not quiet, data_dir=data_dir,
+                             device=device)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
+        raise typer.Exit(130) from None
+    if rows:
+        best = max(rows, key=lambda r: r["val_accuracy"])
+        typer.echo(f"lmu: {len(rows)} epochs, last test accuracy "
+                   f"{100 * rows[-1]['test_accuracy']:.2f}%, best validation "
+                   f"{100 * best['val_accuracy']:.2f}% (epoch {best['epoch']}); wrote {out}/")
+
+
 @app.command()
 def evaluate(
     model: Annotated[Path, typer.Argument(
         help="A model file (model.pt, best.pt, models/trained/*.pt).")],
     dataset: Annotated[str | None, typer.Option(
-        "--dataset", help="fashion-mnist or mnist (default: the model's).")] = None,
+        "--dataset", help="fashion-mnist, mnist or psmnist (default: the model's).")] = None,
     split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
     n: Annotated[int | None, typer.Option("--n", help="Only the first N samples.")] = None,
     device: Annotated[str, _DEVICE] = "cpu",

@@ -22,7 +22,7 @@ def run_example(name: str, *args: str, cwd: Path) -> str:
 
 def test_every_example_is_tested():
     tested = {"simulate_default.py", "wta_death.py", "brian_vs_exact.py", "analyse_run.py",
-              "train_strsbp_small.py"}
+              "train_strsbp_small.py", "train_lmu_small.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -58,4 +58,17 @@ def test_train_strsbp_small(tmp_path):
     assert len(losses) == 3 and losses[2] < 0.8 * losses[0]
     accuracy = float(out.split("evaluate: accuracy ")[1].split()[0])
     assert accuracy > 0.5  # chance is 0.1
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
+
+
+def test_train_lmu_small(tmp_path):
+    """A tiny parallel LMU on 600 psMNIST sequences lowers the loss and beats chance."""
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    os.environ.setdefault("SNNKIT_DATA", str(data))
+    out = run_example("train_lmu_small.py", str(tmp_path / "run"), cwd=tmp_path)
+    losses = [float(line.split("train loss ")[1].split(",")[0])
+              for line in out.splitlines() if line.startswith("epoch")]
+    assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
+    accuracy = float(out.split("evaluate: accuracy ")[1].split()[0])
+    assert accuracy > 0.3  # chance is 0.1; about 0.5 measured
     assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000

@@ -3,6 +3,10 @@
 ``checkpoint.pt`` holds the weights, the optimiser's state, the :class:`RunState` (epoch, batch
 position, running sums, boost weights, metrics so far) and the RNG states; it is refused on
 ``--resume`` when it belongs to another architecture, data setting or method.
+
+Shared by the ST-RSBP/BPTT trainer and the LMU trainer (:mod:`snnkit.train.lmu_trainer`): the
+network only needs ``architecture()`` (a dict) and the config ``to_dict()``, ``from_mapping``,
+``data`` and ``method``; the config class is taken from the config passed in.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from snnkit.errors import SnnkitError
 from snnkit.io import atomic_write, atomic_write_text
 from snnkit.train.config import TrainConfig
 from snnkit.train.model import read_torch_file
-from snnkit.train.network import SpikingNet
 from snnkit.train.parallel import world
 
 SUMS = ("loss", "wrong", "spikes", "n")
@@ -41,7 +45,7 @@ class RunState:
     epoch_seconds: float = 0.0
 
 
-def finite_or_fail(net: SpikingNet, where: str, out: Path) -> None:
+def finite_or_fail(net: nn.Module, where: str, out: Path) -> None:
     for name, p in net.named_parameters():
         for kind, t in (("weights", p), ("gradient", p.grad)):
             if t is not None and not bool(torch.isfinite(t).all()):
@@ -50,8 +54,8 @@ def finite_or_fail(net: SpikingNet, where: str, out: Path) -> None:
                     f"last good checkpoint: {out / 'checkpoint.pt'}")
 
 
-def save_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer, cfg: TrainConfig,
-                     state: RunState) -> None:
+def save_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer,
+                    cfg: TrainConfig | Any, state: RunState) -> None:
     if world()[0] != 0:
         return
     finite_or_fail(net, f"epoch {state.epoch + 1}, batch {state.position}", out)
@@ -64,15 +68,15 @@ def save_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer, cfg:
     atomic_write(out / "checkpoint.pt", lambda fh: fh.write(buf.getvalue()))
 
 
-def load_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer,
-                     cfg: TrainConfig) -> RunState:
+def load_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer,
+                    cfg: TrainConfig | Any) -> RunState:
     path = out / "checkpoint.pt"
     data = read_torch_file(path, "checkpoint")
     if data.get("architecture") != net.architecture():
         raise SnnkitError(f"{path}: checkpoint of another architecture "
-                          f"({data.get('architecture', {}).get('layers')}, "
-                          f"config has {net.architecture()['layers']}); use another --out")
-    saved = TrainConfig.from_mapping(data["config"], str(path))
+                          f"({_describe(data.get('architecture'))}, "
+                          f"config has {_describe(net.architecture())}); use another --out")
+    saved = type(cfg).from_mapping(data["config"], str(path))
     if saved.data != cfg.data or saved.method != cfg.method:
         raise SnnkitError(f"{path}: checkpoint made with other data settings or method; "
                           "use the same config (only train.epochs may change) or another --out")
@@ -83,10 +87,21 @@ def load_checkpoint(out: Path, net: SpikingNet, opt: torch.optim.Optimizer,
     return RunState(**data["state"])
 
 
-def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
+def _describe(arch: Any) -> Any:
+    """The short form of an architecture in messages: ST-RSBP's layer string, else the dict."""
+    if isinstance(arch, dict) and "layers" in arch:
+        return arch["layers"]
+    if isinstance(arch, dict):
+        return {k: v for k, v in arch.items() if not isinstance(v, dict | list)}
+    return arch
+
+
+def write_metrics(out: Path, rows: list[dict[str, Any]],
+                  fields: list[str] = METRIC_FIELDS) -> None:
+    """``metrics.csv`` with the columns ``fields`` (missing values empty), atomically."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in METRIC_FIELDS})
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in fields})
     atomic_write_text(out / "metrics.csv", buf.getvalue())

@@ -8,7 +8,8 @@ from typing import Any
 from snnkit.io import atomic_write
 
 
-def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
+def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str = "",
+                loss_label: str = "train loss (count cost)") -> Path:
     """Train loss (left) and train/validation/test accuracy (right) against the epoch."""
     import matplotlib
 
@@ -18,7 +19,7 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path, title: str = "") -
     epochs = [r["epoch"] for r in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     ax_loss.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3)
-    ax_loss.set(xlabel="epoch", ylabel="train loss (count cost)", yscale="log")
+    ax_loss.set(xlabel="epoch", ylabel=loss_label, yscale="log")
     for key, label in (("train_accuracy", "train"), ("val_accuracy", "validation"),
                        ("test_accuracy", "test")):
         values = [r.get(key) for r in rows]

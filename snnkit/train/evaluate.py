@@ -10,7 +10,7 @@ import numpy as np
 
 from snnkit.errors import SnnkitError
 from snnkit.train.data import load_dataset
-from snnkit.train.model import load_model
+from snnkit.train.model import load_model, read_torch_file
 from snnkit.train.trainer import Split, evaluate_split, resolve_device
 
 SPLITS = ("test", "validation", "train")
@@ -23,12 +23,18 @@ def evaluate(model: str | Path, dataset: str | None = None, split: str = "test",
 
     The inputs are encoded as in training (same T, p_max and per-image seeds), so a model's
     test accuracy here equals the one its training run logged.  ``split="validation"`` is the
-    hold-out of the model's config (``data.holdout`` last training images).
+    hold-out of the model's config (``data.holdout`` last training images).  LMU models
+    (config ``method = "lmu"``) go to :func:`snnkit.train.lmu_trainer.evaluate_lmu` (psmnist's
+    fixed splits; ``bits_per_activity`` and ``dt`` for spiking models).
     """
     if split not in SPLITS:
         raise SnnkitError(f"--split: expected one of {', '.join(SPLITS)}, got {split!r}")
     if n is not None and n < 1:
         raise SnnkitError(f"--n: expected a positive number of samples, got {n}")
+    if read_torch_file(model)["config"].get("method") == "lmu":
+        from snnkit.train.lmu_trainer import evaluate_lmu
+
+        return evaluate_lmu(model, dataset, split, n, data_dir, device, batch_size, progress)
     dev = resolve_device(device)
     net, cfg, info = load_model(model)
     name = dataset or cfg.data.dataset

@@ -6,7 +6,8 @@ A model file (``model.pt``, ``best.pt``, ``models/trained/*.pt``) is a ``torch.s
      "architecture": {...}, "info": {"epoch": ..., "test_accuracy": ..., ...}}
 
 Readers (:func:`load_model`, the hardware exporters) rebuild the network from the config and
-load the weights; the trainers that wrote it are not needed.
+load the weights; the trainers that wrote it are not needed.  LMU models (config ``method =
+"lmu"``) use the same format and are read by :func:`snnkit.train.lmu_trainer.load_lmu_model`.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def build_network(cfg: NetworkConfig, n_in: int = N_IN, n_out: int = N_OUT) -> S
                       self_loops=cfg.self_loops)
 
 
-def save_model(path: str | Path, net: SpikingNet, cfg: TrainConfig,
+def save_model(path: str | Path, net: torch.nn.Module, cfg: TrainConfig | Any,
                info: dict[str, Any]) -> Path:
-    """Write a model file atomically."""
+    """Write a model file atomically (``net.architecture()`` and ``cfg.to_dict()`` are stored)."""
     payload = {"format": FORMAT, "config": cfg.to_dict(), "architecture": net.architecture(),
                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                "info": info}
@@ -60,7 +61,7 @@ def read_torch_file(path: str | Path, what: str = "model") -> dict[str, Any]:
     return data
 
 
-def _load_state(net: SpikingNet, data: dict[str, Any], path: str | Path) -> None:
+def _load_state(net: torch.nn.Module, data: dict[str, Any], path: str | Path) -> None:
     try:
         net.load_state_dict(data["state_dict"])
     except RuntimeError as exc:
@@ -78,6 +79,9 @@ def load_weights(net: SpikingNet, path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> tuple[SpikingNet, TrainConfig, dict[str, Any]]:
     """Network (weights loaded, eval mode), its config and the info dict of a model file."""
     data = read_torch_file(path)
+    if data["config"].get("method") == "lmu":
+        raise SnnkitError(f"{path}: an LMU model; read it with "
+                          "snnkit.train.lmu_trainer.load_lmu_model")
     cfg = TrainConfig.from_mapping(data["config"], str(path))
     net = build_network(cfg.network)
     _load_state(net, data, path)

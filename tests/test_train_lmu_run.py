@@ -1,0 +1,228 @@
+"""LMU training runs end to end: outputs, evaluate, resume, the dt schedule, config errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from snnkit.cli import app
+from snnkit.errors import SnnkitError
+from snnkit.train import lmu_trainer
+from snnkit.train.lmu_config import LmuConfig, load_lmu_config
+from snnkit.train.lmu_trainer import load_lmu_model, train_lmu
+from snnkit.train.model import load_model
+from snnkit.train.quantize import interpolation_schedule
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+runner = CliRunner()
+
+PARALLEL = """
+method = "lmu"
+[data]
+n_train = 60
+n_val = 30
+n_test = 40
+[model]
+kind = "parallel"
+order = 8
+hidden = 8
+hidden_to_memory = false
+memory_to_memory = false
+nonlinearity = "tanh"
+input_nonlinearity = "identity"
+[train]
+epochs = 2
+batch_size = 20
+lr = 0.01
+"""
+
+# The sequential LMU (hidden recurrence, e_h and e_m) with a spiking hidden layer and a
+# per-step schedule whose length does not depend on train.epochs.
+SEQUENTIAL = """
+method = "lmu"
+[data]
+n_train = 40
+n_val = 20
+n_test = 20
+[model]
+kind = "lmu"
+order = 4
+hidden = 6
+[spiking]
+enabled = true
+per = "step"
+dt_start = 20.0
+dt_end = 1.0
+schedule_length = 3
+[train]
+epochs = 2
+batch_size = 20
+lr = 0.01
+"""
+
+
+@pytest.fixture(autouse=True)
+def _data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SNNKIT_DATA", str(DATA))
+    monkeypatch.setenv("SNNKIT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _config(tmp_path: Path, text: str, name: str = "tiny.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _metrics(out: Path) -> list[dict[str, str]]:
+    with open(out / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _same_weights(a: Path, b: Path) -> None:
+    wa, wb = load_lmu_model(a)[0].state_dict(), load_lmu_model(b)[0].state_dict()
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
+
+
+def _same_rows(a: list[dict], b: list[dict]) -> None:
+    """Equal metrics except the timings."""
+    timing = {"seconds", "elapsed"}
+    assert [{k: v for k, v in r.items() if k not in timing} for r in a] == [
+        {k: v for k, v in r.items() if k not in timing} for r in b]
+
+
+def test_outputs_and_evaluate_reproduce_logged_accuracy(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "lmu", "-c", str(_config(tmp_path, PARALLEL)),
+                                 "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    for name in ("metrics.csv", "checkpoint.pt", "model.pt", "best_val.pt", "curves.png",
+                 "config.toml"):
+        assert (out / name).stat().st_size > 0, name
+    rows = _metrics(out)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert list(rows[0]) == ["epoch", "train_loss", "train_accuracy", "val_accuracy",
+                             "test_accuracy", "lr", "seconds", "elapsed"]
+    res = runner.invoke(app, ["evaluate", str(out / "model.pt"), "--dataset", "psmnist",
+                              "--n", "40", "-q"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.output.strip().splitlines()[-1])
+    assert line["n"] == 40 and line["method"] == "lmu"
+    assert line["accuracy"] == pytest.approx(float(rows[-1]["test_accuracy"]), abs=1e-9)
+    val = runner.invoke(app, ["evaluate", str(out / "best_val.pt"), "--split", "validation",
+                              "--n", "30", "-q"])
+    best = max(rows, key=lambda r: float(r["val_accuracy"]))
+    assert json.loads(val.output.strip().splitlines()[-1])["accuracy"] == pytest.approx(
+        float(best["val_accuracy"]), abs=1e-9)
+    with pytest.raises(SnnkitError, match="LMU model"):
+        load_model(out / "model.pt")  # the ST-RSBP reader refuses it with one line
+
+
+def test_resume_equals_straight_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = LmuConfig.from_mapping(load_lmu_config(_config(tmp_path, SEQUENTIAL)).to_dict())
+    straight = tmp_path / "straight"
+    rows = train_lmu(cfg, straight, progress=False)
+    # 1 epoch, then --resume with 2 epochs
+    split = tmp_path / "split"
+    one = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})})
+    train_lmu(one, split, progress=False)
+    _same_rows(rows, train_lmu(cfg, split, resume=True, progress=False))
+    _same_weights(straight / "model.pt", split / "model.pt")
+    # killed in the middle of epoch 2 (after a timed checkpoint at batch 1), then resumed
+    mid = tmp_path / "mid"
+    real = lmu_trainer.save_checkpoint
+
+    def save_then_die(out, net, opt, c, state):
+        real(out, net, opt, c, state)
+        if state.epoch == 1 and state.position == 1:
+            raise KeyboardInterrupt
+
+    fast = cfg.model_copy(update={"train": cfg.train.model_copy(
+        update={"checkpoint_minutes": 1e-9})})
+    monkeypatch.setattr(lmu_trainer, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train_lmu(fast, mid, progress=False)
+    monkeypatch.setattr(lmu_trainer, "save_checkpoint", real)
+    resumed = train_lmu(fast, mid, resume=True, progress=False)
+    _same_weights(straight / "model.pt", mid / "model.pt")
+    _same_rows(rows, resumed)
+
+
+def test_spiking_run_logs_dt_schedule_and_bits(tmp_path: Path) -> None:
+    text = PARALLEL.replace("epochs = 2", "epochs = 3") + """
+[spiking]
+enabled = true
+schedule = "geometric"
+dt_start = 8.0
+dt_end = 1.0
+"""
+    out = tmp_path / "spiking"
+    rows = train_lmu(load_lmu_config(_config(tmp_path, text)), out, progress=False)
+    assert [r["dt"] for r in rows] == pytest.approx(interpolation_schedule("geometric", 8.0,
+                                                                           1.0, 3))
+    logged = _metrics(out)
+    assert list(logged[0])[-2:] == ["dt", "bits_per_activity"]
+    bits = [float(r["bits_per_activity"]) for r in logged]
+    # tanh rates in (-1, 1): at dt = 1 counts are -1, 0 or 1 (at most log2(3) bits)
+    assert 0 < bits[-1] <= torch.log2(torch.tensor(3.0)).item() + 1e-9
+    assert bits[0] > bits[-1]  # dt = 8: up to 8 spikes per step
+    res = lmu_trainer.evaluate_lmu(out / "model.pt", n=40, progress=False)
+    assert res["dt"] == 1.0 and res["bits_per_activity"] == bits[-1]
+    assert res["accuracy"] == pytest.approx(rows[-1]["test_accuracy"], abs=1e-9)
+    assert load_lmu_model(out / "best_val.pt")[2]["dt"] == 1.0  # chosen among spiking epochs
+
+
+@pytest.mark.parametrize(("override", "field"), [
+    ("model.theta=0", "model.theta"),
+    ("model.order=0", "model.order"),
+    ("model.ordr=4", "did you mean 'order'"),
+    ("spiking.dt_end=2.0", "spiking.dt_end"),
+    ("model.nonlinearity=sigmoid", "model.nonlinearity"),
+])
+def test_bad_config_is_one_line_exit_2(tmp_path: Path, override: str, field: str) -> None:
+    text = PARALLEL + "[spiking]\nenabled = true\n"
+    result = runner.invoke(app, ["train", "lmu", "-c", str(_config(tmp_path, text)), "--out",
+                                 str(tmp_path / "bad"), "--set", override, "-q"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0], lines
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+
+
+def test_config_rules_and_shipped_configs() -> None:
+    for name in ("lmu_psmnist", "lmu_psmnist_spiking", "lmu_parallel_psmnist"):
+        cfg = load_lmu_config(ROOT / "models" / f"{name}.toml")
+        assert cfg.method == "lmu"
+    with pytest.raises(SnnkitError, match=r"model\.hidden_to_memory"):
+        LmuConfig.from_mapping({"model": {"kind": "parallel"}})
+    with pytest.raises(SnnkitError, match=r"spiking\.gradient"):
+        LmuConfig.from_mapping({"spiking": {"enabled": True, "gradient": "clipped_relu"}})
+    with pytest.raises(SnnkitError, match="'st-rsbp' config"):
+        load_lmu_config(ROOT / "models" / "strsbp_fmnist.toml")
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "lmu" not in result.output
+
+
+def test_non_finite_stops_with_one_line_and_keeps_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "nan"
+    real = lmu_trainer.sequences
+
+    def poisoned(images, idx, device):  # NaN inputs once epoch 1 has been checkpointed
+        x = real(images, idx, device)
+        return x * float("nan") if (out / "checkpoint.pt").exists() else x
+
+    monkeypatch.setattr(lmu_trainer, "sequences", poisoned)
+    with pytest.raises(SnnkitError, match=r"non-finite gradient .* epoch 2, batch 1") as err:
+        train_lmu(load_lmu_config(_config(tmp_path, PARALLEL)), out, progress=False)
+    assert "\n" not in str(err.value)
+    good = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert good["state"]["epoch"] == 1
+    assert all(bool(torch.isfinite(v).all()) for v in good["state_dict"].values())
