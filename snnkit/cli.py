@@ -344,7 +344,8 @@ app.add_typer(hardware_app, name="hardware")
 def export(
     model: Annotated[Path, typer.Argument(help="A trained model file (model.pt, best.pt).")],
     fmt: Annotated[str, typer.Option(
-        "--format", help="netx (Loihi fixed point) or nir (float graph).")] = "netx",
+        "--format", help="netx (Loihi fixed point), nir (float graph) or events (the model's "
+        "encoded test inputs).")] = "netx",
     out: Annotated[Path | None, typer.Option(
         "--out", help="Output file (default net.net for netx, net.nir for nir).")] = None,
     target: Annotated[str, typer.Option("--target", help="Target profile (hardware/*.toml); "
@@ -357,13 +358,22 @@ def export(
     ] = False,
     prune: Annotated[float, typer.Option("--prune", help="Fraction of smallest weights to zero; "
                                          "netx only.")] = 0.0,
+    n: Annotated[int, typer.Option("--n", help="Test images to encode; events only.")] = 100,
 ) -> None:
     """Export a trained network: NetX (fixed point, with a quantization report) or NIR."""
     from snnkit.hardware.api import export_netx, export_nir, report_table
 
     try:
-        if fmt not in ("netx", "nir"):
-            raise SnnkitError(f"--format: expected netx or nir, got {fmt!r}")
+        if fmt not in ("netx", "nir", "events"):
+            raise SnnkitError(f"--format: expected netx, nir or events, got {fmt!r}")
+        if fmt == "events":
+            from snnkit.hardware.api import export_inputs as write_inputs
+
+            out = out or Path("inputs.events")
+            ev = write_inputs(out, None, n, model)
+            typer.echo(f"wrote {out}: {ev.n_samples} test samples encoded as {model} was "
+                       f"trained, {ev.n_steps} steps, {len(ev)} events")
+            return
         if fmt == "nir":
             if prune or clip != 100.0 or target != "loihi":
                 raise SnnkitError("--target, --clip-percentile and --prune apply to --format "

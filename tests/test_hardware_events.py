@@ -71,3 +71,25 @@ def test_bad_event_files(tmp_path) -> None:
         E.read_events(tmp_path / "x.events")
     with pytest.raises(SnnkitError, match="binary"):
         E.from_dense(np.full((3, 1, 2), 2))
+
+
+def test_export_format_events_equals_export_inputs(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from snnkit.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("SNNKIT_DATA", str(root.parent / "shared" / "data"))
+    model = str(root / "models" / "trained" / "strsbp_fmnist.pt")
+    runner = CliRunner()
+    a, b = tmp_path / "a.events", tmp_path / "b.events"
+    res = runner.invoke(app, ["export", model, "--format", "events", "--n", "3", "--out", str(a)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["export-inputs", "--model", model, "--n", "3", "--out", str(b)])
+    assert res.exit_code == 0, res.output
+    ea, eb = E.read_events(a), E.read_events(b)
+    assert ea.n_samples == 3 and ea.n_neurons == 784 and ea.n_steps == 400 and len(ea) > 1000
+    for key in ("sample", "t", "idx", "labels"):
+        assert np.array_equal(getattr(ea, key), getattr(eb, key))

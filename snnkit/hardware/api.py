@@ -70,7 +70,7 @@ def from_strsbp_config(model: str | Path):
     return TrainConfig.from_mapping(read_torch_file(model)["config"], str(model))
 
 
-def export_inputs(out: str | Path, dataset: str = "fashion-mnist", n: int = 100,
+def export_inputs(out: str | Path, dataset: str | None = "fashion-mnist", n: int = 100,
                   model: str | Path | None = None, T: int | None = None) -> Events:
     """Encoded test images as an event file (see module docstring), encoded ``CHUNK`` images
     at a time (the dense trains of 10,000 images would take 12 GB)."""
