@@ -8,8 +8,17 @@ Library first::
     ds = snnkit.run_sweep("models/sweeps/fig4_sparse_minimum.toml", "runs/fig4", workers=2)
 
 Sub-packages: :mod:`snnkit.dynamics` (Brian2 networks, measures, mean field),
-:mod:`snnkit.train` (training, later), :mod:`snnkit.hardware` (export, later).
+:mod:`snnkit.train` (ST-RSBP, BPTT, LMU), :mod:`snnkit.hardware` (fixed point, NetX, NIR,
+emulator, Lava).
+
+With the ``nengo`` extra installed, TensorFlow is importable and Norse imports it (through
+tensorboard) whenever :mod:`snnkit.train` is used; its C++ start-up log lines are silenced here
+unless ``TF_CPP_MIN_LOG_LEVEL`` is already set.
 """
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from snnkit.dynamics import (
     ModelConfig,

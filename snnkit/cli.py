@@ -344,10 +344,11 @@ app.add_typer(hardware_app, name="hardware")
 def export(
     model: Annotated[Path, typer.Argument(help="A trained model file (model.pt, best.pt).")],
     fmt: Annotated[str, typer.Option(
-        "--format", help="netx (Loihi fixed point), nir (float graph) or events (the model's "
-        "encoded test inputs).")] = "netx",
+        "--format", help="netx (Loihi fixed point), nir (float graph), events (the model's "
+        "encoded test inputs) or nengo (an LMU model as a pickled nengo.Network).")] = "netx",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Output file (default net.net for netx, net.nir for nir).")] = None,
+        "--out", help="Output file (default net.net for netx, net.nir for nir, net.pkl for "
+        "nengo).")] = None,
     target: Annotated[str, typer.Option("--target", help="Target profile (hardware/*.toml); "
                                         "netx only.")] = "loihi",
     clip: Annotated[float, typer.Option("--clip-percentile",
@@ -360,12 +361,16 @@ def export(
                                          "netx only.")] = 0.0,
     n: Annotated[int, typer.Option("--n", help="Test images to encode; events only.")] = 100,
 ) -> None:
-    """Export a trained network: NetX (fixed point, with a quantization report) or NIR."""
+    """Export a trained network: NetX (fixed point, with a quantization report), NIR, the
+    model's inputs as events, or an LMU model as a nengo network."""
+    if fmt == "nengo":
+        _export_nengo(model, out or Path("net.pkl"))
+        return
     from snnkit.hardware.api import export_netx, export_nir, report_table
 
     try:
         if fmt not in ("netx", "nir", "events"):
-            raise SnnkitError(f"--format: expected netx, nir or events, got {fmt!r}")
+            raise SnnkitError(f"--format: expected netx, nir, events or nengo, got {fmt!r}")
         if fmt == "events":
             from snnkit.hardware.api import export_inputs as write_inputs
 
@@ -396,6 +401,18 @@ def export(
         return
     typer.echo(report_table(report))
     typer.echo(f"wrote {out} and {out}.report.json")
+
+
+def _export_nengo(model: Path, out: Path) -> None:
+    from snnkit.train.nengo_export import export_nengo
+
+    try:
+        info = export_nengo(model, out)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    kind = "spiking" if info["spiking"] else "rate"
+    typer.echo(f"wrote {out}: pickled nengo.Network ({info['neurons']} {kind} hidden neurons, "
+               f"{info['neuron_type']}); run it with nengo.Simulator(net, dt={info['dt']:g})")
 
 
 @app.command("export-inputs")

@@ -91,6 +91,13 @@ def test_structure_key_changes_only_with_structure():
 
 
 def test_auto_engine():
-    assert choose_engine(ModelConfig()) == "numpy"
+    assert choose_engine(ModelConfig()) == "event"  # delta pulses, no t_ref
+    assert choose_engine(ModelConfig(pulse="alpha")) == "numpy"
+    assert choose_engine(ModelConfig(t_ref=1.0)) == "numpy"
+    assert choose_engine(ModelConfig(pulse="alpha", N=10000, K=100,
+                                     duration=20000.0)) == "cpp_standalone"
+    # large networks: Brian2's vectorised steps beat the event loop's O(N) work per spike
     assert choose_engine(ModelConfig(N=10000, K=100, duration=20000.0)) == "cpp_standalone"
+    assert choose_engine(ModelConfig(N=3000, coupling="global", duration=1000.0)) == "numpy"
+    assert choose_engine(ModelConfig(engine="event")) == "event"
     assert choose_engine(ModelConfig(engine="exact")) == "exact"

@@ -244,4 +244,4 @@ def test_cli_exports_the_trained_model_as_nir(tmp_path) -> None:
                                  "--drop-refractory", "--out", str(tmp_path / "p.nir")])
     assert result.exit_code == 2 and "netx only" in result.output
     result = runner.invoke(app, ["export", str(MODEL), "--format", "onnx"])
-    assert result.exit_code == 2 and "expected netx or nir" in result.output
+    assert result.exit_code == 2 and "expected netx, nir" in result.output

@@ -38,7 +38,7 @@ def test_rate_is_exact_for_every_dt(dt):
     assert all(np.ptp(d) < 1e-9 for d in intervals)
 
 
-@pytest.mark.parametrize("engine", ["cpp_standalone", "exact"])
+@pytest.mark.parametrize("engine", ["cpp_standalone", "exact", "event"])
 def test_other_engines_give_the_same_rate(engine):
     intervals, I = isis(0.1, engine=engine)
     assert np.allclose([d.mean() for d in intervals], period(I), rtol=1e-9)

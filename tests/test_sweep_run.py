@@ -22,7 +22,8 @@ from snnkit.errors import SnnkitError
 pytestmark = [pytest.mark.standalone, pytest.mark.slow]
 
 SWEEP = {
-    "sweep": {"model": "default", "seeds": 2, "description": "test sweep"},
+    "sweep": {"model": "default", "seeds": 2, "description": "test sweep",
+              "engine": "cpp_standalone"},  # auto would pick the event engine
     "set": {"N": 60, "K": 6, "duration": 300.0, "transient": 100.0},
     "grid": {"g": [1.0, 4.0, 16.0], "delay": [0.5, 2.0]},
 }

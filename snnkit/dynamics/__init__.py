@@ -1,7 +1,7 @@
 """Dynamics of heterogeneous inhibitory LIF networks with delayed pulses (Brian2).
 
 Model description (:mod:`.config`, :mod:`.network`) -> engines (:mod:`.engines`:
-Brian2 numpy/cython/cpp_standalone, exact event-driven) -> analysis
+Brian2 numpy/cython/cpp_standalone, exact event-driven, compiled event-driven) -> analysis
 (:mod:`.measures`, :mod:`.meanfield`, pure functions) -> storage (:mod:`.result`).
 """
 

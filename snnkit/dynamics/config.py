@@ -45,7 +45,11 @@ Coupling = Literal["global", "sparse"]
 Pulse = Literal["delta", "alpha"]
 Spacing = Literal["random", "even"]
 Anchor = Literal["mean", "low"]
-Engine = Literal["auto", "numpy", "cython", "cpp_standalone", "exact"]
+Engine = Literal["auto", "numpy", "cython", "cpp_standalone", "exact", "event"]
+
+#: Engines that run every model (alpha pulses, refractoriness); the event-driven
+#: ones (``exact``, ``event``) need delta pulses and ``t_ref = 0``.
+CLOCK_ENGINES = ("numpy", "cython", "cpp_standalone")
 
 #: Tolerance (in steps) for "is an integer multiple of dt".
 _STEP_TOL = 1e-6
@@ -112,11 +116,16 @@ class ModelConfig(BaseModel):
                 raise ConfigError(name, f"a multiple of dt (= {self.dt} ms)", value)
         if self.duration < self.dt:
             raise ConfigError("duration", f"at least one step dt (= {self.dt} ms)", self.duration)
-        if self.engine == "exact":
+        if self.engine in ("exact", "event"):
+            others = ", ".join(CLOCK_ENGINES)
             if self.pulse != "delta":
-                raise ConfigError("engine", "'exact' only with pulse = 'delta'", self.engine)
+                raise ConfigError(
+                    "engine", f"'{self.engine}' only with pulse = 'delta' (pulse = "
+                    f"'{self.pulse}' runs on engine = {others} or auto)", self.engine)
             if self.t_ref > 0:
-                raise ConfigError("engine", "'exact' only with t_ref = 0", self.engine)
+                raise ConfigError(
+                    "engine", f"'{self.engine}' only with t_ref = 0 (t_ref > 0 runs on "
+                    f"engine = {others} or auto)", self.engine)
         return self
 
     # -- derived quantities ------------------------------------------------

@@ -13,7 +13,13 @@
                    time, so repeated runs cost only the simulation itself.
 ``exact``          event-driven, dt-free reference (:mod:`snnkit.dynamics.exact`),
                    delta pulses only; slow, for validation.
-``auto``           ``numpy`` when the run is short, ``cpp_standalone`` otherwise.
+``event``          the same event-driven, dt-free algorithm compiled with numba
+                   (:mod:`snnkit.dynamics.engines.event`); delta pulses and
+                   ``t_ref = 0`` only; spikes equal ``exact``'s to float rounding.
+``auto``           ``event`` where it runs the model (delta pulses, ``t_ref = 0``)
+                   and its estimated time is below the Brian2 choice's;
+                   otherwise ``numpy`` when the run is short, ``cpp_standalone``
+                   when it is long.
 =================  ===========================================================
 
 Every engine takes a :class:`~snnkit.dynamics.network.NetworkInstance` and
@@ -25,11 +31,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from snnkit.dynamics.config import ModelConfig
 from snnkit.dynamics.network import NetworkInstance
 from snnkit.dynamics.spikes import SpikeTrains
 
-ENGINES = ("numpy", "cython", "cpp_standalone", "exact")
+ENGINES = ("numpy", "cython", "cpp_standalone", "exact", "event")
 
 #: numpy-target cost model used by ``auto`` (measured on 2 cores: ~55 us per step
 #: plus ~6.5 ns per neuron and step); above AUTO_NUMPY_SECONDS the compiled
@@ -37,6 +45,16 @@ ENGINES = ("numpy", "cython", "cpp_standalone", "exact")
 _NUMPY_STEP_S = 55e-6
 _NUMPY_NEURON_STEP_S = 6.5e-9
 AUTO_NUMPY_SECONDS = 10.0
+#: event-engine cost model (see estimated_event_seconds), measured on 2 busy cores:
+#: ~2.3 ns per neuron scanned per spike, ~15 ns per target of a global arrival
+#: (relaxation + log), more per sparse target (scattered memory).  Start-up is left
+#: out on both sides (~0.5 s to load the cached kernel, ~0.6 s of Brian2 set-up).
+_EVENT_SCAN_S = 2.3e-9
+_EVENT_GLOBAL_TARGET_S = 15e-9
+_EVENT_SPARSE_TARGET_S = 40e-9
+_EVENT_SPARSE_MARGIN = 3.0
+#: cpp_standalone's run time as a fraction of numpy's, for long runs.
+_STANDALONE_FRACTION = 0.1
 
 
 @dataclass
@@ -53,11 +71,42 @@ def estimated_numpy_seconds(config: ModelConfig) -> float:
     return steps * (_NUMPY_STEP_S + config.N * _NUMPY_NEURON_STEP_S)
 
 
+def estimated_event_seconds(config: ModelConfig) -> float:
+    """Estimated run time of the ``event`` engine (for ``auto``).
+
+    Spikes: the WTA mean field's population rate (exact for global coupling as
+    N -> infinity; for sparse coupling times ``_EVENT_SPARSE_MARGIN``, since
+    fluctuations wake sub-threshold neurons), capped by the free rates.  Each
+    spike costs a scan of the N neurons for the next crossing plus, at its
+    arrival, one relaxation and one logarithm per target (N with global coupling).
+    """
+    from snnkit.dynamics.meanfield import lif_rate, wta_solution
+
+    n = config.N
+    lo, hi = config.I_low, config.I_high
+    free = float(np.mean(lif_rate(np.linspace(lo, hi, 65))))  # 1/tau_m
+    nu = wta_solution(config.g, lo, hi).nu_bar if hi > 1.0 else 0.0
+    if config.coupling == "global":
+        fan_out, per_target = n, _EVENT_GLOBAL_TARGET_S
+    else:
+        fan_out, per_target = config.K, _EVENT_SPARSE_TARGET_S
+        nu *= _EVENT_SPARSE_MARGIN
+    rate = min(nu, free) / config.tau_m  # 1/ms per neuron
+    spikes = n * rate * (config.transient + config.duration)
+    return float(spikes * (n * _EVENT_SCAN_S + fan_out * per_target))
+
+
 def choose_engine(config: ModelConfig) -> str:
     """The engine ``auto`` stands for (a function of the config only)."""
     if config.engine != "auto":
         return config.engine
-    return "numpy" if estimated_numpy_seconds(config) <= AUTO_NUMPY_SECONDS else "cpp_standalone"
+    numpy_s = estimated_numpy_seconds(config)
+    brian = "numpy" if numpy_s <= AUTO_NUMPY_SECONDS else "cpp_standalone"
+    if config.pulse == "delta" and config.t_ref == 0:
+        brian_s = numpy_s if brian == "numpy" else _STANDALONE_FRACTION * numpy_s
+        if estimated_event_seconds(config) <= brian_s:
+            return "event"
+    return brian
 
 
 def run_instance(inst: NetworkInstance, progress: bool = True) -> EngineRun:
@@ -69,6 +118,16 @@ def run_instance(inst: NetworkInstance, progress: bool = True) -> EngineRun:
 
         cfg = inst.config
         spikes = simulate_exact(
+            inst.I, inst.v0, g=cfg.g, K=cfg.in_degree, delay=cfg.delay, tau_m=cfg.tau_m,
+            t_stop=cfg.transient + cfg.duration, pre=inst.pre, post=inst.post,
+            t_record=cfg.transient,
+        )
+        return EngineRun(spikes, engine, {"run_s": time.perf_counter() - start})
+    if engine == "event":
+        from snnkit.dynamics.engines.event import simulate_event
+
+        cfg = inst.config
+        spikes = simulate_event(
             inst.I, inst.v0, g=cfg.g, K=cfg.in_degree, delay=cfg.delay, tau_m=cfg.tau_m,
             t_stop=cfg.transient + cfg.duration, pre=inst.pre, post=inst.post,
             t_record=cfg.transient,

@@ -8,7 +8,9 @@ The client stores each point the moment its result arrives
 (:class:`~snnkit.dynamics.sweep.store.SweepStore`), so an interrupted sweep
 resumes where it stopped.
 
-``engine = "auto"`` in a sweep means ``cpp_standalone`` (one compile, many runs).
+``engine = "auto"`` in a sweep means ``event`` (the compiled event-driven engine)
+when ``auto`` picks it for every point, else ``cpp_standalone`` (one compile,
+many runs).
 """
 
 from __future__ import annotations
@@ -58,12 +60,16 @@ def connect(scheduler: str | None, workers: int | None, timeout: float = 10.0):
 
 
 def sweep_engine(spec: SweepSpec) -> SweepSpec:
-    """Resolve ``engine = "auto"`` to ``cpp_standalone`` for a sweep."""
+    """Resolve ``engine = "auto"`` for a sweep: ``event`` if ``auto`` picks it for every
+    point, else ``cpp_standalone``."""
     if spec.base.engine != "auto":
         return spec
     from dataclasses import replace
 
-    return replace(spec, base=spec.base.replace(engine="cpp_standalone"))
+    from snnkit.dynamics.engines import choose_engine
+
+    event = all(choose_engine(p.config) == "event" for p in spec.points())
+    return replace(spec, base=spec.base.replace(engine="event" if event else "cpp_standalone"))
 
 
 def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | None = None,
