@@ -164,6 +164,28 @@ def _adjacency(pre: object, post: object, N: int
     return indptr, targets, mult
 
 
+def checked_inputs(I: np.ndarray, v0: np.ndarray, g: float, K: float, delay: float,
+                   tau_m: float, t_record: float, t_stop: float, max_events: int,
+                   pre: object, post: object) -> tuple:
+    """Validated ``(I, v, g, K, delay, tau_m, t_record, t_stop)`` of an event-driven run
+    (shared by this engine and :mod:`snnkit.dynamics.engines.event`); ``ValueError``s."""
+    I, v = _state(I, v0)
+    g = _scalar("g", g, minimum=0.0)
+    K = _scalar("K", K, minimum=1.0)
+    delay = _scalar("delay", delay, minimum=0.0)
+    tau_m = _scalar("tau_m", tau_m, minimum=0.0, strict=True)
+    t_record = _scalar("t_record", t_record, minimum=0.0)
+    t_stop = _scalar("t_stop", t_stop)
+    if not t_stop > t_record:
+        raise ValueError(f"t_stop ({t_stop}) must be > t_record ({t_record})")
+    if isinstance(max_events, bool) or not isinstance(max_events, Integral) or max_events < 1:
+        raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
+    if (pre is None) != (post is None):
+        raise ValueError("pre and post must be given together (sparse coupling) or both be "
+                         "None (global coupling)")
+    return I, v, g, K, delay, tau_m, t_record, t_stop
+
+
 def simulate_exact(
     I: np.ndarray,
     v0: np.ndarray,
@@ -207,21 +229,9 @@ def simulate_exact(
     Ties: at one time, all threshold crossings are processed before all pulse
     arrivals (see the module docstring).
     """
-    I, v = _state(I, v0)
+    I, v, g, K, delay, tau_m, t_record, t_stop = checked_inputs(
+        I, v0, g, K, delay, tau_m, t_record, t_stop, max_events, pre, post)
     N = I.size
-    g = _scalar("g", g, minimum=0.0)
-    K = _scalar("K", K, minimum=1.0)
-    delay = _scalar("delay", delay, minimum=0.0)
-    tau_m = _scalar("tau_m", tau_m, minimum=0.0, strict=True)
-    t_record = _scalar("t_record", t_record, minimum=0.0)
-    t_stop = _scalar("t_stop", t_stop)
-    if not t_stop > t_record:
-        raise ValueError(f"t_stop ({t_stop}) must be > t_record ({t_record})")
-    if isinstance(max_events, bool) or not isinstance(max_events, Integral) or max_events < 1:
-        raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
-    if (pre is None) != (post is None):
-        raise ValueError("pre and post must be given together (sparse coupling) or both be "
-                         "None (global coupling)")
     sparse = pre is not None
     if sparse:
         indptr, targets, mult = _adjacency(pre, post, N)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from snnkit.errors import SnnkitError
-from snnkit.io import atomic_write, atomic_write_text
+from snnkit.io import atomic_write, atomic_write_text, ensure_writable_dir
 from snnkit.train.config import TrainConfig
 from snnkit.train.model import read_torch_file
 from snnkit.train.parallel import world
@@ -43,6 +43,20 @@ class RunState:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     elapsed: float = 0.0
     epoch_seconds: float = 0.0
+
+
+def prepare_run_dir(out: str | Path, resume: bool, writer: bool = True) -> Path:
+    """The run folder, created if needed (by the ``writer`` process); refuses to start a new
+    run over an old one, or to resume without a checkpoint."""
+    out = Path(out)
+    if writer:
+        out, _ = ensure_writable_dir(out)
+        if not resume and (out / "checkpoint.pt").exists():
+            raise SnnkitError(f"--out: {out} already holds a training run; add --resume to "
+                              "continue it or choose another folder")
+    if resume and not (out / "checkpoint.pt").exists():
+        raise SnnkitError(f"--resume: no checkpoint.pt in {out}")
+    return out
 
 
 def finite_or_fail(net: nn.Module, where: str, out: Path) -> None:

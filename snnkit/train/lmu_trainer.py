@@ -42,13 +42,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from snnkit.errors import SnnkitError
-from snnkit.io import atomic_write_text, ensure_writable_dir
+from snnkit.io import atomic_write_text
 from snnkit.progress import progress_bar
 from snnkit.train.checkpoint import (
     SUMS,
     RunState,
     finite_or_fail,
     load_checkpoint,
+    prepare_run_dir,
     save_checkpoint,
     write_metrics,
 )
@@ -200,12 +201,7 @@ def train_lmu(cfg: LmuConfig, out: str | Path, resume: bool = False, progress: b
     values: the last good checkpoint is kept).
     """
     dev = resolve_device(device)
-    out, _ = ensure_writable_dir(Path(out))
-    if not resume and (out / "checkpoint.pt").exists():
-        raise SnnkitError(f"--out: {out} already holds a training run; add --resume to "
-                          "continue it or choose another folder")
-    if resume and not (out / "checkpoint.pt").exists():
-        raise SnnkitError(f"--resume: no checkpoint.pt in {out}")
+    out = prepare_run_dir(out, resume)
     splits = load_lmu_splits(cfg, data_dir)
     train_split = splits["train"]
     net = build_lmu_network(cfg).to(dev)

@@ -34,7 +34,7 @@ import torch
 import torch.distributed as dist
 
 from snnkit.errors import SnnkitError
-from snnkit.io import atomic_write_text, ensure_writable_dir
+from snnkit.io import atomic_write_text
 from snnkit.progress import progress_bar
 from snnkit.train.bptt import bptt_step
 from snnkit.train.checkpoint import (
@@ -42,6 +42,7 @@ from snnkit.train.checkpoint import (
     RunState,
     finite_or_fail,
     load_checkpoint,
+    prepare_run_dir,
     save_checkpoint,
     write_metrics,
 )
@@ -140,15 +141,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     ``--resume``, CUDA missing, non-finite values).
     """
     dev = resolve_device(device)
-    out = Path(out)
     rank = world()[0]
-    if rank == 0:
-        out, _ = ensure_writable_dir(out)
-        if not resume and (out / "checkpoint.pt").exists():
-            raise SnnkitError(f"--out: {out} already holds a training run; add --resume to "
-                              "continue it or choose another folder")
-    if resume and not (out / "checkpoint.pt").exists():
-        raise SnnkitError(f"--resume: no checkpoint.pt in {out}")
+    out = prepare_run_dir(out, resume, writer=rank == 0)
     splits = load_splits(cfg, data_dir)
     train_split = splits["train"]
     torch.manual_seed(cfg.train.seed)

@@ -54,11 +54,9 @@ kernel is compiled on first use and cached on disk (``cache=True``).
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
-from snnkit.dynamics.exact import _adjacency, _scalar, _state
+from snnkit.dynamics.exact import _adjacency, checked_inputs
 from snnkit.dynamics.spikes import SpikeTrains
 
 __all__ = ["simulate_event"]
@@ -279,21 +277,9 @@ def simulate_event(
     :func:`snnkit.dynamics.exact.simulate_exact` (see there), except for the
     default ``max_events`` (the compiled loop runs ~1e7-1e8 events/s).
     """
-    I, v = _state(I, v0)
+    I, v, g, K, delay, tau_m, t_record, t_stop = checked_inputs(
+        I, v0, g, K, delay, tau_m, t_record, t_stop, max_events, pre, post)
     N = I.size
-    g = _scalar("g", g, minimum=0.0)
-    K = _scalar("K", K, minimum=1.0)
-    delay = _scalar("delay", delay, minimum=0.0)
-    tau_m = _scalar("tau_m", tau_m, minimum=0.0, strict=True)
-    t_record = _scalar("t_record", t_record, minimum=0.0)
-    t_stop = _scalar("t_stop", t_stop)
-    if not t_stop > t_record:
-        raise ValueError(f"t_stop ({t_stop}) must be > t_record ({t_record})")
-    if isinstance(max_events, bool) or not isinstance(max_events, Integral) or max_events < 1:
-        raise ValueError(f"max_events must be a positive integer, got {max_events!r}")
-    if (pre is None) != (post is None):
-        raise ValueError("pre and post must be given together (sparse coupling) or both be "
-                         "None (global coupling)")
     sparse = pre is not None
     if sparse:
         indptr, targets, mult = _adjacency(pre, post, N)
