@@ -363,6 +363,9 @@ def export(
 ) -> None:
     """Export a trained network: NetX (fixed point, with a quantization report), NIR, the
     model's inputs as events, or an LMU model as a nengo network."""
+    if fmt != "netx" and (prune or clip != 100.0 or target != "loihi"):
+        _fail(f"--target, --clip-percentile and --prune apply to --format netx only, not "
+              f"{fmt} (no quantization)")
     if fmt == "nengo":
         _export_nengo(model, out or Path("net.pkl"))
         return
@@ -380,9 +383,6 @@ def export(
                        f"trained, {ev.n_steps} steps, {len(ev)} events")
             return
         if fmt == "nir":
-            if prune or clip != 100.0 or target != "loihi":
-                raise SnnkitError("--target, --clip-percentile and --prune apply to --format "
-                                  "netx only (nir is not quantized)")
             out = out or Path("net.nir")
             desc = export_nir(model, out, drop_refractory=drop_refractory)
         else:
