@@ -29,6 +29,15 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _python_sigint() -> None:
+    """Ctrl+C as Python's KeyboardInterrupt: Brian2 (imported with snnkit.dynamics) installs its
+    own SIGINT handler, which fails outside a Brian2 run; training commands catch the interrupt
+    and print how to resume."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version
@@ -217,6 +226,7 @@ def _train(method: str, config: Path, out: Path, resume: bool, device: str,
     from snnkit.train.parallel import init_distributed, is_main_process
     from snnkit.train.trainer import train
 
+    _python_sigint()
     try:
         cfg = load_train_config(config, set_ or [], method=method)
         init_distributed(device)
@@ -279,6 +289,7 @@ def train_lmu(
     from snnkit.train.lmu_config import load_lmu_config
     from snnkit.train.lmu_trainer import train_lmu as run_train_lmu
 
+    _python_sigint()
     try:
         cfg = load_lmu_config(config, set_ or [])
         rows = run_train_lmu(cfg, out, resume=resume, progress=not quiet, data_dir=data_dir,
@@ -472,6 +483,7 @@ def hardware_finetune(
     """Quantization-aware fine-tuning: ST-RSBP through the target's integer dynamics."""
     from snnkit.hardware.qat import finetune
 
+    _python_sigint()
     try:
         rows = finetune(model, out, target=target, overrides=set_ or [], resume=resume,
                         progress=not quiet, data_dir=data_dir)
