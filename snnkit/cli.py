@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,13 +30,21 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _python_sigint() -> None:
-    """Ctrl+C as Python's KeyboardInterrupt: Brian2 (imported with snnkit.dynamics) installs its
-    own SIGINT handler, which fails outside a Brian2 run; training commands catch the interrupt
-    and print how to resume."""
+def _run_training(out: Path, run: Callable[[], Any]) -> Any:
+    """``run()`` for a training command: one-line user errors; Ctrl+C prints how to resume.
+
+    Brian2 (imported with snnkit.dynamics) installs its own SIGINT handler, which fails outside
+    a Brian2 run, so Python's default handler is restored first."""
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return run()
+    except SnnkitError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
+        raise typer.Exit(130) from None
 
 
 def _version_callback(value: bool) -> None:
@@ -226,17 +235,13 @@ def _train(method: str, config: Path, out: Path, resume: bool, device: str,
     from snnkit.train.parallel import init_distributed, is_main_process
     from snnkit.train.trainer import train
 
-    _python_sigint()
-    try:
+    def run() -> list[dict[str, Any]]:
         cfg = load_train_config(config, set_ or [], method=method)
         init_distributed(device)
-        rows = train(cfg, out, resume=resume, device=device, progress=not quiet,
+        return train(cfg, out, resume=resume, device=device, progress=not quiet,
                      data_dir=data_dir)
-    except SnnkitError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
-        raise typer.Exit(130) from None
+
+    rows = _run_training(out, run)
     if rows and is_main_process():
         best = max(rows, key=lambda r: r["test_accuracy"])
         typer.echo(f"{method}: {len(rows)} epochs, last test accuracy "
@@ -289,16 +294,9 @@ def train_lmu(
     from snnkit.train.lmu_config import load_lmu_config
     from snnkit.train.lmu_trainer import train_lmu as run_train_lmu
 
-    _python_sigint()
-    try:
-        cfg = load_lmu_config(config, set_ or [])
-        rows = run_train_lmu(cfg, out, resume=resume, progress=not quiet, data_dir=data_dir,
-                             device=device)
-    except SnnkitError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
-        raise typer.Exit(130) from None
+    rows = _run_training(out, lambda: run_train_lmu(
+        load_lmu_config(config, set_ or []), out, resume=resume, progress=not quiet,
+        data_dir=data_dir, device=device))
     if rows:
         best = max(rows, key=lambda r: r["val_accuracy"])
         typer.echo(f"lmu: {len(rows)} epochs, last test accuracy "
@@ -483,15 +481,9 @@ def hardware_finetune(
     """Quantization-aware fine-tuning: ST-RSBP through the target's integer dynamics."""
     from snnkit.hardware.qat import finetune
 
-    _python_sigint()
-    try:
-        rows = finetune(model, out, target=target, overrides=set_ or [], resume=resume,
-                        progress=not quiet, data_dir=data_dir)
-    except SnnkitError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: continue with --resume (checkpoint in {out})", err=True)
-        raise typer.Exit(130) from None
+    rows = _run_training(out, lambda: finetune(
+        model, out, target=target, overrides=set_ or [], resume=resume, progress=not quiet,
+        data_dir=data_dir))
     if rows:
         last = rows[-1]
         val = f", validation {100 * last['val_accuracy']:.2f}%" if "val_accuracy" in last else ""
