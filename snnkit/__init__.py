@@ -20,17 +20,16 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from snnkit.dynamics import (
-    ModelConfig,
-    SimulationResult,
-    SpikeTrains,
-    available_models,
-    load_config,
-    load_result,
-    simulate,
-)
-from snnkit.dynamics.sweep import load_sweep, open_results, run_sweep
-from snnkit.errors import ConfigError, SnnkitError
+from snnkit._lazy import lazy_attributes
+
+_EXPORTS = {
+    **dict.fromkeys(["ModelConfig", "SimulationResult", "SpikeTrains", "available_models",
+                     "load_config", "load_result"], "snnkit.dynamics"),
+    "simulate": "snnkit.dynamics.simulate",
+    **dict.fromkeys(["load_sweep", "open_results", "run_sweep"], "snnkit.dynamics.sweep"),
+    **dict.fromkeys(["ConfigError", "SnnkitError"], "snnkit.errors"),
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 __version__ = "0.1.0"
 

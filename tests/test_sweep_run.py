@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 from snnkit import simulate
-from snnkit.dynamics.sweep import run_sweep, sweep_from_mapping
+from snnkit.dynamics.sweep import SweepStore, run_sweep, sweep_from_mapping
 from snnkit.errors import SnnkitError
 
 pytestmark = [pytest.mark.standalone, pytest.mark.slow]
@@ -119,14 +119,14 @@ def test_kill_9_then_resume_gives_identical_results(reference, tmp_path):
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline:
-        n_done = len(list((out / "points").glob("p*.json"))) if (out / "points").exists() else 0
+        n_done = len(SweepStore(out).done())
         if n_done >= 3:
             break
         assert proc.poll() is None, "sweep finished before it could be killed"
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its scheduler and its workers
     proc.wait()
-    stored = len(list((out / "points").glob("p*.json")))
+    stored = len(SweepStore(out).done())
     assert 3 <= stored < 12
     assert not (out / "results.nc").exists()
     resumed = subprocess.run([*cmd[:-1], "--resume", "--quiet"], capture_output=True,
@@ -205,3 +205,32 @@ def test_cli_sweep_and_plot(reference, tmp_path):
     assert not (tmp_path / "e").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n_points"] == 12
+
+
+EVENT_SWEEP = {
+    "sweep": {"model": "default", "seeds": 1, "engine": "event"},
+    "set": {"N": 80, "K": 8, "duration": 300.0, "transient": 100.0},
+    "grid": {"g": [0.5, 2.0, 8.0, 32.0], "delay": [0.0, 1.0, 3.0]},
+}
+
+
+def test_event_sweep_batches_equal_single_runs_and_workers_skip_brian2(tmp_path):
+    from distributed import Client, LocalCluster
+
+    from snnkit.dynamics.sweep import connect
+
+    spec = sweep_from_mapping(EVENT_SWEEP)
+    client, cluster = connect(None, 2)
+    try:
+        address = cluster.scheduler_address
+        ds = run_sweep(spec, tmp_path / "event", scheduler=address, progress=False)
+        with Client(address, set_as_default=False) as probe:
+            loaded = probe.run(lambda: "brian2" in sys.modules)
+    finally:
+        client.close()
+        cluster.close()
+    assert isinstance(cluster, LocalCluster) and loaded and not any(loaded.values())
+    for p in spec.points():
+        single = simulate(p.config, progress=False).measures
+        for key in ("n_active", "mean_rate_hz", "chi", "cv_mean"):
+            np.testing.assert_equal(float(ds[key].values[p.position]), single[key])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from snnkit.dynamics.sweep.spec import load_sweep, sweep_from_mapping
+from snnkit.dynamics.sweep.spec import SweepPoint, load_sweep, sweep_from_mapping
 from snnkit.errors import ConfigError
 
 BASE = {"sweep": {"model": "default", "seeds": 2}, "set": {"N": 60, "K": 6}}
@@ -73,3 +75,22 @@ def test_shipped_sweeps_are_valid():
     for path in files:
         s = load_sweep(path)
         assert s.description and len(s.seeds) >= 3 and s.plots, path.name
+
+
+def test_batches_cover_every_point_in_order_and_balance_workers():
+    from snnkit.dynamics.sweep.runner import BATCHES_PER_WORKER, batches
+
+    spec = sweep_from_mapping({
+        "sweep": {"model": "default", "engine": "event"},
+        "set": {"N": 100, "K": 10, "duration": 500.0, "transient": 100.0},
+        "grid": {"g": {"start": 0.5, "stop": 50.0, "num": 10, "scale": "log"},
+                 "delay": [0.5, 1.0, 2.0]},
+    })
+    points = list(spec.points())
+    for workers in (1, 2, 7):
+        cut = batches(points, workers)
+        assert all(cut) and [p.index for b in cut for p in b] == [p.index for p in points]
+        assert max(map(len, cut)) <= math.ceil(len(points) / (BATCHES_PER_WORKER * workers))
+    assert [len(b) for b in batches(points, 1, seconds=0.0)] == [1] * len(points)
+    slow = SweepPoint(0, (0,), {}, spec.base.replace(N=20000, duration=20000.0))
+    assert [len(b) for b in batches([slow] * 3, 1)] == [1, 1, 1]  # each > BATCH_SECONDS

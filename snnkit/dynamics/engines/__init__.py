@@ -45,16 +45,20 @@ ENGINES = ("numpy", "cython", "cpp_standalone", "exact", "event")
 _NUMPY_STEP_S = 55e-6
 _NUMPY_NEURON_STEP_S = 6.5e-9
 AUTO_NUMPY_SECONDS = 10.0
-#: event-engine cost model (see estimated_event_seconds), measured on 2 busy cores:
-#: ~2.3 ns per neuron scanned per spike, ~15 ns per target of a global arrival
-#: (relaxation + log), more per sparse target (scattered memory).  Start-up is left
-#: out on both sides (~0.5 s to load the cached kernel, ~0.6 s of Brian2 set-up).
-_EVENT_SCAN_S = 2.3e-9
-_EVENT_GLOBAL_TARGET_S = 15e-9
-_EVENT_SPARSE_TARGET_S = 40e-9
+#: event-engine cost model (see estimated_event_seconds), measured (CPU time) on the
+#: 2-core machine while a training run shared it: per spike, ~11 ns per target of a
+#: global arrival (relaxation + log, tree rebuilt), ~85 ns per sparse target (scattered
+#: memory, plus its path in the crossing tree).  Start-up is left out on both sides
+#: (~0.5 s to load the cached kernel, ~0.6 s of Brian2 set-up).
+_EVENT_GLOBAL_TARGET_S = 11e-9
+_EVENT_SPARSE_TARGET_S = 85e-9
 _EVENT_SPARSE_MARGIN = 3.0
 #: cpp_standalone's run time as a fraction of numpy's, for long runs.
 _STANDALONE_FRACTION = 0.1
+#: For sweep batching only: per-point cost outside the engine (instantiation,
+#: measures), and the Python exact engine's slowdown against the compiled one.
+_POINT_OVERHEAD_S = 0.01
+_EXACT_SLOWDOWN = 20.0
 
 
 @dataclass
@@ -77,8 +81,8 @@ def estimated_event_seconds(config: ModelConfig) -> float:
     Spikes: the WTA mean field's population rate (exact for global coupling as
     N -> infinity; for sparse coupling times ``_EVENT_SPARSE_MARGIN``, since
     fluctuations wake sub-threshold neurons), capped by the free rates.  Each
-    spike costs a scan of the N neurons for the next crossing plus, at its
-    arrival, one relaxation and one logarithm per target (N with global coupling).
+    spike costs, at its arrival, one relaxation, one logarithm and one update of
+    the crossing tree per target (N with global coupling).
     """
     from snnkit.dynamics.meanfield import lif_rate, wta_solution
 
@@ -93,7 +97,23 @@ def estimated_event_seconds(config: ModelConfig) -> float:
         nu *= _EVENT_SPARSE_MARGIN
     rate = min(nu, free) / config.tau_m  # 1/ms per neuron
     spikes = n * rate * (config.transient + config.duration)
-    return float(spikes * (n * _EVENT_SCAN_S + fan_out * per_target))
+    return float(spikes * fan_out * per_target)
+
+
+def estimated_seconds(config: ModelConfig) -> float:
+    """Rough run time of one point with the engine ``auto`` resolves to (for sweep batching).
+
+    Measures and set-up add ``_POINT_OVERHEAD_S``; the Python ``exact`` engine is
+    taken as ``_EXACT_SLOWDOWN`` times the compiled one.
+    """
+    engine = choose_engine(config)
+    if engine in ("event", "exact"):
+        run = estimated_event_seconds(config) * (_EXACT_SLOWDOWN if engine == "exact" else 1.0)
+    elif engine == "cpp_standalone":
+        run = _STANDALONE_FRACTION * estimated_numpy_seconds(config)
+    else:
+        run = estimated_numpy_seconds(config)
+    return run + _POINT_OVERHEAD_S
 
 
 def choose_engine(config: ModelConfig) -> str:

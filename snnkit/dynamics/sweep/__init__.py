@@ -7,9 +7,15 @@
     ds["chi"].mean("seed").plot()            # an xarray Dataset: dims = grid keys + seed
 """
 
-from snnkit.dynamics.sweep.runner import connect, run_sweep
-from snnkit.dynamics.sweep.spec import SweepPoint, SweepSpec, load_sweep, sweep_from_mapping
-from snnkit.dynamics.sweep.store import SweepStore, open_results, spec_of
+from snnkit._lazy import lazy_attributes
+
+_EXPORTS = {
+    **dict.fromkeys(["connect", "run_sweep"], "snnkit.dynamics.sweep.runner"),
+    **dict.fromkeys(["SweepPoint", "SweepSpec", "load_sweep", "sweep_from_mapping"],
+                    "snnkit.dynamics.sweep.spec"),
+    **dict.fromkeys(["SweepStore", "open_results", "spec_of"], "snnkit.dynamics.sweep.store"),
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 __all__ = [
     "SweepPoint",

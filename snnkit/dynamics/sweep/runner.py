@@ -1,10 +1,16 @@
 """Run a sweep on Dask distributed: a local cluster by default, any cluster by address.
 
-Every point is one Dask task (:func:`snnkit.dynamics.sweep.worker.run_point`).
-Points are submitted grouped by network structure, so each worker compiles (or
-copies from the on-disk build cache) a structure once and then runs all its
-points through the same binary, whatever their g, delay, excitabilities or seed.
-The client stores each point the moment its result arrives
+Points are sorted by network structure and cut into batches of about
+``BATCH_SECONDS`` of estimated work (:func:`batches`); each batch is one Dask task
+(:func:`snnkit.dynamics.sweep.worker.run_points`).  A task costs a few
+milliseconds of scheduling and messaging, as much as a whole point of a small
+event-engine sweep, so one task per point spent more time in Dask than in the
+simulations.  Batches stay small enough for load balancing (at least
+``BATCHES_PER_WORKER`` per worker) and for losing little to a kill.  Sorting by
+structure lets each worker compile (or copy from the on-disk build cache) a
+structure once and run all its points through the same binary, whatever their g,
+delay, excitabilities or seed.  The client stores each batch's points the moment
+its result arrives, in one atomic file
 (:class:`~snnkit.dynamics.sweep.store.SweepStore`), so an interrupted sweep
 resumes where it stopped.
 
@@ -23,9 +29,8 @@ from pathlib import Path
 
 import xarray as xr
 
-from snnkit.dynamics.sweep.spec import SweepSpec, load_sweep
+from snnkit.dynamics.sweep.spec import SweepPoint, SweepSpec, load_sweep
 from snnkit.dynamics.sweep.store import SweepStore, remove_points
-from snnkit.dynamics.sweep.worker import run_point
 from snnkit.errors import SnnkitError
 from snnkit.progress import progress_bar
 
@@ -33,6 +38,40 @@ from snnkit.progress import progress_bar
 EXPECTED_NAN = {"co_frequency_hz": "no collective oscillation"}
 
 log = logging.getLogger("snnkit.sweep")
+
+#: Target estimated work per Dask task (seconds), and the least number of tasks per
+#: worker (for load balancing: points of one sweep differ in cost by orders of magnitude).
+BATCH_SECONDS = 1.0
+BATCHES_PER_WORKER = 4
+#: Engines that run without Brian2 (their workers never import it).
+NO_BRIAN = ("event", "exact")
+
+
+def batches(points: list[SweepPoint], n_workers: int,
+            seconds: float = BATCH_SECONDS) -> list[list[SweepPoint]]:
+    """Cut ``points`` (in order) into consecutive batches for Dask tasks.
+
+    A batch closes when its estimated time
+    (:func:`snnkit.dynamics.engines.estimated_seconds`) reaches ``seconds``, or
+    when it holds ``len(points) / (BATCHES_PER_WORKER * n_workers)`` points, so
+    that every worker gets several tasks.  Never empty; every point in exactly one
+    batch, order kept.
+    """
+    from snnkit.dynamics.engines import estimated_seconds
+
+    most = max(1, math.ceil(len(points) / (BATCHES_PER_WORKER * max(1, n_workers))))
+    out: list[list[SweepPoint]] = []
+    batch: list[SweepPoint] = []
+    work = 0.0
+    for point in points:
+        batch.append(point)
+        work += estimated_seconds(point.config)
+        if work >= seconds or len(batch) >= most:
+            out.append(batch)
+            batch, work = [], 0.0
+    if batch:
+        out.append(batch)
+    return out
 
 
 def connect(scheduler: str | None, workers: int | None, timeout: float = 10.0):
@@ -72,6 +111,19 @@ def sweep_engine(spec: SweepSpec) -> SweepSpec:
     return replace(spec, base=spec.base.replace(engine="event" if event else "cpp_standalone"))
 
 
+def _task_function(points: list[SweepPoint]):
+    """The batch task: Brian2 is imported in the workers only if some point needs it."""
+    from snnkit.dynamics.engines import choose_engine
+
+    if all(choose_engine(p.config) in NO_BRIAN for p in points):
+        from snnkit.dynamics.sweep.worker import run_points
+
+        return run_points
+    from snnkit.dynamics.sweep.worker_brian import run_points_brian
+
+    return run_points_brian
+
+
 def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False, progress: bool = True,
               timeout: float = 10.0) -> xr.Dataset:
@@ -95,37 +147,44 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | N
         where = scheduler or f"local cluster, {len(client.scheduler_info()['workers'])} workers"
         store.log(f"{'resume' if done else 'start'}: {len(todo)} of {spec.n_points} points "
                   f"to run on {where}")
-        from snnkit.dynamics.engines.brian_standalone import structure_key
+        task = _task_function(todo)
+        if task.__name__ == "run_points_brian":
+            from snnkit.dynamics.engines.brian_standalone import structure_key
 
-        todo.sort(key=lambda p: (structure_key(p.config), p.config.seed, p.index))
+            todo.sort(key=lambda p: (structure_key(p.config), p.config.seed, p.index))
+        n_workers = max(1, len(client.scheduler_info()["workers"]))
         futures = {}
         fingerprint = spec.fingerprint()
-        for p in todo:
-            fut = client.submit(run_point, p.config.to_dict(), pure=False,
-                                key=f"snnkit-{fingerprint}-{p.index}")
-            futures[fut] = p
+        for batch in batches(todo, n_workers):
+            fut = client.submit(task, [p.config.to_dict() for p in batch], pure=False,
+                                key=f"snnkit-{fingerprint}-{batch[0].index}-{len(batch)}")
+            futures[fut] = batch
         nan_counts: Counter[str] = Counter()
         from distributed import as_completed
 
         with progress_bar(spec.n_points, "sweep", unit="pt", enabled=progress, delay=0,
                           initial=len(done)) as bar:
             for fut in as_completed(list(futures), loop=client.loop):
-                point = futures.pop(fut)
+                batch = futures.pop(fut)
                 try:
-                    result = fut.result()
+                    results = fut.result()
                 except Exception as exc:
-                    store.log(f"point {point.index} {point.coords} failed: {exc!r}")
+                    coords = [p.coords for p in batch]
+                    store.log(f"batch of points {coords} failed: {exc!r}")
                     for other in futures:
                         other.cancel()
-                    raise SnnkitError(f"sweep point {point.coords} failed: {exc}; finished "
+                    where = batch[0].coords if len(batch) == 1 else f"in {coords}"
+                    raise SnnkitError(f"sweep point {where} failed: {exc}; finished "
                                       f"points are stored, fix and --resume") from exc
-                store.save_point(point, result["measures"], result["timings"])
-                nans = [k for k, v in result["measures"].items() if not math.isfinite(v)]
-                nan_counts.update(nans)
-                unexpected = [k for k in nans if k not in EXPECTED_NAN]
-                if unexpected:
-                    store.log(f"point {point.index} {point.coords}: NaN in {unexpected}")
-                bar.update(1)
+                store.save_points(batch, [r["measures"] for r in results],
+                                  [r["timings"] for r in results])
+                for point, result in zip(batch, results, strict=True):
+                    nans = [k for k, v in result["measures"].items() if not math.isfinite(v)]
+                    nan_counts.update(nans)
+                    unexpected = [k for k in nans if k not in EXPECTED_NAN]
+                    if unexpected:
+                        store.log(f"point {point.index} {point.coords}: NaN in {unexpected}")
+                bar.update(len(batch))
         ds = store.assemble(spec)
         store.write_results(ds)
         remove_points(store)

@@ -4,16 +4,19 @@ Folder layout (``snnkit sweep CONFIG --out DIR``)::
 
     DIR/sweep.toml       the resolved sweep (base model expanded): what was run
     DIR/manifest.json    its fingerprint; ``--resume`` refuses a different sweep
-    DIR/points/p<k>.json one file per finished point (measures, timings), written
-                         atomically the moment the point finishes
+    DIR/points/b<k>.json one file per finished batch of points (a Dask task's
+                         points; k is its first point's index): each point's
+                         measures and timings, written atomically the moment
+                         the batch's result arrives
     DIR/results.nc       the xarray Dataset (NetCDF4 via h5netcdf), written
                          atomically when every point is done; its boolean
                          variable ``completed`` marks the points it holds, after
                          which the point files are removed
     DIR/sweep.log        one line per event (start, resume, NaN measures, finish)
 
-Killing the sweep at any moment (even ``kill -9``) loses at most the points in
-flight; ``--resume`` recomputes only the points without a file.  The dataset
+Killing the sweep at any moment (even ``kill -9``) loses at most the batches in
+flight (about a second of work each); ``--resume`` recomputes only the points in
+no file.  The dataset
 is assembled from the point files in point order, so it is identical whether
 or not the sweep was interrupted.
 """
@@ -107,43 +110,47 @@ class SweepStore:
             fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}\n")
 
     # -- points -------------------------------------------------------------
-    def point_path(self, index: int) -> Path:
-        return self.points_dir / f"p{index:07d}.json"
+    def batch_path(self, first_index: int) -> Path:
+        return self.points_dir / f"b{first_index:07d}.json"
+
+    def records(self) -> dict[int, dict[str, Any]]:
+        """Every stored point's record by index (unreadable batch files are discarded)."""
+        found: dict[int, dict[str, Any]] = {}
+        if not self.points_dir.is_dir():
+            return found
+        for path in sorted(self.points_dir.glob("b*.json")):
+            try:
+                batch = {int(rec["index"]): rec for rec in json.loads(path.read_text())}
+            except (OSError, ValueError, KeyError, TypeError):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                continue
+            for rec in batch.values():
+                rec["measures"] = {k: (math.nan if v is None else v)
+                                   for k, v in rec["measures"].items()}
+            found.update(batch)
+        return found
 
     def done(self, spec: SweepSpec | None = None) -> set[int]:
-        """Indices of the points already stored (unreadable files are discarded).
+        """Indices of the points already stored.
 
         With ``spec``, points marked ``completed`` in an existing ``results.nc``
         count too.
         """
-        found = set()
+        found = set(self.records())
         if spec is not None and self.results.exists():
             ds = open_results(self.results)
             if "completed" in ds:
                 done_mask = ds["completed"].values.astype(bool)
                 found |= {p.index for p in spec.points() if done_mask[p.position]}
-        if not self.points_dir.is_dir():
-            return found
-        for path in self.points_dir.glob("p*.json"):
-            try:
-                record = json.loads(path.read_text())
-                found.add(int(record["index"]))
-            except (OSError, ValueError, KeyError):
-                with contextlib.suppress(OSError):
-                    path.unlink()
         return found
 
-    def save_point(self, point: SweepPoint, measures: dict[str, float],
-                   timings: dict[str, float]) -> None:
-        record = {"index": point.index, "coords": point.coords, "measures": measures,
-                  "timings": timings}
-        atomic_write_json(self.point_path(point.index), record)
-
-    def load_point(self, index: int) -> dict[str, Any]:
-        record = json.loads(self.point_path(index).read_text())
-        record["measures"] = {k: (math.nan if v is None else v)
-                              for k, v in record["measures"].items()}
-        return record
+    def save_points(self, points: list[SweepPoint], measures: list[dict[str, float]],
+                    timings: list[dict[str, float]]) -> None:
+        """Store a batch of finished points in one atomic file."""
+        records = [{"index": p.index, "coords": p.coords, "measures": m, "timings": t}
+                   for p, m, t in zip(points, measures, timings, strict=True)]
+        atomic_write_json(self.batch_path(points[0].index), records)
 
     # -- dataset ------------------------------------------------------------
     def assemble(self, spec: SweepSpec) -> xr.Dataset:
@@ -151,11 +158,10 @@ class SweepStore:
         previous = open_results(self.results) if self.results.exists() else None
         keys: list[str] = [] if previous is None else [
             k for k in previous.data_vars if k != "completed"]
-        records = {}
+        records = self.records()
         for point in spec.points():
-            if self.point_path(point.index).exists():
-                rec = self.load_point(point.index)
-                records[point.index] = rec
+            rec = records.get(point.index)
+            if rec is not None:
                 keys += [k for k in rec["measures"] if k not in keys]
         arrays = {k: np.full(spec.shape, np.nan) for k in keys}
         completed = np.zeros(spec.shape, dtype=bool)
@@ -232,8 +238,8 @@ def spec_of(ds: xr.Dataset) -> SweepSpec:
 
 
 def remove_points(store: SweepStore) -> None:
-    """Drop the per-point files once ``results.nc`` holds them all."""
-    for path in store.points_dir.glob("p*.json"):
+    """Drop the batch files once ``results.nc`` holds them all."""
+    for path in store.points_dir.glob("b*.json"):
         with contextlib.suppress(OSError):
             path.unlink()
     with contextlib.suppress(OSError):

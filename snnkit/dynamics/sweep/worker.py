@@ -1,10 +1,19 @@
-"""The task a Dask worker runs for one sweep point.
+"""The tasks a Dask worker runs: a batch of sweep points, one after the other.
 
-It is a plain function of the point's config (a dict, so it pickles cheaply and
-means the same on a remote worker); the expensive state, the compiled
-standalone project of the point's structure, lives in the worker process
-(:mod:`snnkit.dynamics.engines.brian_standalone`) and is reused by every later
-point of the same structure that lands on this worker.
+A task is a plain function of the points' configs (dicts, so they pickle cheaply
+and mean the same on a remote worker).  Points are sent in batches of about a
+second of work (:func:`snnkit.dynamics.sweep.runner.batches`), because a Dask
+task costs a few milliseconds of scheduling and messaging, as much as a whole
+point of a small event-engine sweep.
+
+This module imports neither Brian2 nor xarray: a worker of an ``event`` or
+``exact`` sweep starts without them.  Sweeps that run Brian2 engines submit
+:func:`snnkit.dynamics.sweep.worker_brian.run_points_brian` instead, whose
+module imports Brian2 when Dask unpickles the task in the worker's main thread.
+The expensive state of those engines, the compiled standalone project of a
+network structure, lives in the worker process
+(:mod:`snnkit.dynamics.engines.brian_standalone`) and serves every later point of
+the same structure on that worker.
 """
 
 from __future__ import annotations
@@ -13,11 +22,7 @@ import os
 import time
 from typing import Any
 
-# Imported here, not lazily: Dask runs tasks in a worker thread, and Brian2's import
-# installs signal handlers, which Python allows only in the main thread (where Dask
-# unpickles this module).
 from snnkit.dynamics.config import ModelConfig
-from snnkit.dynamics.engines import brian_runtime, brian_standalone  # noqa: F401
 from snnkit.dynamics.simulate import simulate
 
 
@@ -28,3 +33,8 @@ def run_point(config: dict[str, Any]) -> dict[str, Any]:
     timings = {**result.timings, "total_s": time.perf_counter() - start}
     return {"measures": result.measures, "timings": timings, "engine": result.engine,
             "pid": os.getpid()}
+
+
+def run_points(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Simulate a batch of points in order; one result per config (see :func:`run_point`)."""
+    return [run_point(config) for config in configs]

@@ -1,4 +1,14 @@
-r"""Measures of a population's spikes in one window (pure functions, no simulator, no I/O).
+r"""Frozen reference: ``snnkit.dynamics.measures`` as it was before the sparse rewrite.
+
+Test-only.  This is the pre-optimisation implementation (dense per-neuron
+Welch spectra and filtered trains, chunked), kept unchanged as an independent
+reference: ``tests/test_measures_reference.py`` checks that the package
+``snnkit.dynamics.measures`` gives the same values.  Do not edit it to make a test
+pass; it is slow (~1 s per measure set on N = 10,000 neurons).
+
+Original docstring:
+
+Measures of a population's spikes in one window (pure functions, no simulator, no I/O).
 
 Every function takes a :class:`~snnkit.dynamics.spikes.SpikeTrains` (neuron
 indices ``i``, times ``t`` in ms, population size ``N``, window
