@@ -184,6 +184,7 @@ def test_parallel_lmu_recurrent_form_agrees() -> None:
     h1, st = model(x[:77])
     h2, _ = model(x[77:], st)
     torch.testing.assert_close(torch.cat([h1, h2]), h_rnn, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.forward_last(x), h_rnn[-1], rtol=1e-5, atol=1e-5)
 
 
 def test_hybrid_lmu_with_spiking_hidden_units() -> None:

@@ -186,6 +186,13 @@ class LegendreMemory(nn.Module):
             self._impulse = {key: impulse_response(self.abar, self.bbar, steps)}
         return self._impulse[key][:steps]
 
+    def last(self, u: torch.Tensor) -> torch.Tensor:
+        r"""The last memory state (..., memory_size, d) of inputs u (T, ..., memory_size) from
+        m = 0: :math:`m_{T-1} = \sum_{k=0}^{T-1} H_k u_{T-1-k}`, one product instead of the
+        whole convolution (a classifier reads only the last step)."""
+        H = self.impulse_response(u.shape[0]).to(u.dtype)
+        return torch.einsum("t...m,td->...md", u.flip(0), H)
+
     def sequence(self, u: torch.Tensor, m0: torch.Tensor | None = None) -> torch.Tensor:
         """All memory states (T, ..., memory_size, d) of inputs u (T, ..., memory_size)."""
         T = u.shape[0]
@@ -392,6 +399,20 @@ class ParallelLMU(nn.Module):
         pre = self.W_m(m.flatten(2)) + self.W_x(x)
         h, act_h = _activate_sequence(self.hidden_nonlinearity, pre, state.act_h)
         return h, ParallelLMUState(m[-1], act_u, act_h)
+
+    def forward_last(self, x: torch.Tensor) -> torch.Tensor:
+        """Only the last hidden state h_{T-1} (B, hidden) of a sequence from a fresh state.
+
+        :math:`h_{T-1} = f_h(W_m m_{T-1} + W_x x_{T-1})` needs the memory at the last
+        step only (:meth:`LegendreMemory.last`): for a classifier of the last step this
+        skips the (T·B, order)·(order, hidden) product and the FFT of every step.  A
+        stateful (spiking) nonlinearity depends on the whole sequence: then
+        :meth:`forward` runs.
+        """
+        if _stateful(self.hidden_nonlinearity) or _stateful(self.input_nonlinearity):
+            return self.forward(x)[0][-1]
+        m = self.memory.last(self.input_nonlinearity(self.W_u(x)))
+        return self.hidden_nonlinearity(self.W_m(m.flatten(1)) + self.W_x(x[-1]))
 
     def forward_step(self, x: torch.Tensor, state: ParallelLMUState | None = None
                      ) -> tuple[torch.Tensor, ParallelLMUState]:

@@ -96,7 +96,13 @@ class LMUNet(nn.Module):
                                         _ACTIVATIONS[m.input_nonlinearity], hidden_f)
             self.readout = nn.Linear(m.hidden, N_CLASSES)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, sequence: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, h).  ``sequence = False``: h may hold the last step only (the parallel
+        LMU then skips every other step, :meth:`ParallelLMU.forward_last`)."""
+        if not sequence and isinstance(self.core, ParallelLMU):
+            h_last = self.core.forward_last(x)
+            return self.readout(h_last), h_last[None]
         h, _ = self.core(x)
         return self.readout(h[-1]), h
 
@@ -155,7 +161,8 @@ def evaluate_lmu_split(net: LMUNet, split: Split, device: torch.device,
     with progress_bar(len(idx_all), f"eval {split.name}", "sample", enabled=progress) as bar:
         for start in range(0, len(idx_all), batch_size):
             idx = idx_all[start:start + batch_size]
-            logits, h = net(sequences(split.images, idx, device))
+            logits, h = net(sequences(split.images, idx, device),
+                            sequence=net.quantizer is not None)
             correct += int((logits.argmax(1).cpu().numpy() == split.labels[idx]).sum())
             if net.quantizer is not None:
                 c = net.counts(h).reshape(-1, h.shape[-1])
@@ -226,7 +233,7 @@ def train_lmu(cfg: LmuConfig, out: str | Path, resume: bool = False, progress: b
                     set_quantizer_dt(net, dt)
                 idx = train_split.indices[order[b * B:(b + 1) * B]]
                 y = torch.as_tensor(train_split.labels[idx], device=dev)
-                logits, _ = net(sequences(train_split.images, idx, dev))
+                logits, _ = net(sequences(train_split.images, idx, dev), sequence=False)
                 loss = F.cross_entropy(logits, y, reduction="sum")
                 opt.zero_grad(set_to_none=True)
                 (loss / len(idx)).backward()
