@@ -10,12 +10,12 @@ How a run reaches the binary
   compiles it there under a file lock (``template``); every later process, on
   this machine and in later sessions, copies the compiled project into its
   own working folder and only regenerates code, which ``make`` finds unchanged.
-* **Connectivity** is data: the synapse index arrays are static-array files
-  read by the binary at start-up.  With a fixed in-degree the target array is
-  the same for every realisation (K synapses per neuron, sorted by target) and
-  only the sources change, so a new realisation overwrites the sources file in
-  the process's working folder (located after the build by its content) and
-  runs the same binary: no code generation, no compilation.
+* **Connectivity** is data: the synapse index arrays (sorted by source, see
+  :func:`snnkit.dynamics.brian_model.synapse_order`) are static-array files
+  read by the binary at start-up.  With a fixed in-degree every realisation
+  has N K synapses, so a new realisation overwrites the sources and targets
+  files in the process's working folder (located after the build by their
+  content) and runs the same binary: no code generation, no compilation.
 * **Everything else** (g, t_d, I_i, v0, tau_m, alpha propagators, t_ref) is
   passed through ``device.run(run_args=...)``.  ``device.apply_run_args()`` is
   placed after the synapses and their delays are created and before the first
@@ -27,8 +27,19 @@ Brian2 2.9 names the delay variable of a ``Synapses`` object after its pathway
 knows ``synapses.delay``; the delay is therefore passed in the list form
 ``"synapses.delay=<seconds>"``.
 
-Progress: the binary prints Brian2's text report into ``stdout.txt``; a thread
-follows that file and moves the progress bar.
+Progress: the binary prints ``snnkit-progress <t>`` lines (model time) into
+``stdout.txt`` (:func:`snnkit.dynamics.brian_model._progress_printer`, compiled
+into every build: it costs nothing measurable, unlike Brian2's text report);
+a thread follows that file and moves the progress bar.
+
+Cost of the binary (N = 10,000, K = 100, 2.2 s of model time; table in
+docs/model.md, "Cost of the cpp_standalone binary"): the per-event pulse
+weight and the target-sorted synapse order made it 2.5x slower than a plain
+Brian2 script; both are gone (model code version 4) and it now takes
+0.85-0.9x the plain script's CPU time.  What remains (run-time variables
+instead of constants, the precise reset, recording ``lag``, a per-synapse
+delay array, delivery after the resets, the transient/window split,
+``run_args``) costs ~12 % of the plain binary in total.
 """
 
 from __future__ import annotations
@@ -58,8 +69,6 @@ from snnkit.dynamics.network import NetworkInstance
 from snnkit.io import cache_dir
 from snnkit.progress import advance_to, progress_bar
 
-REPORT_PERIOD_S = 1.0
-
 
 def cache_root() -> Path:
     """Folder holding compiled standalone projects (created on demand)."""
@@ -68,12 +77,11 @@ def cache_root() -> Path:
     return root
 
 
-def structure_key(config: ModelConfig, report: bool = False) -> str:
+def structure_key(config: ModelConfig) -> str:
     """Hash of everything the generated C++ code depends on.
 
-    ``report``: whether the binary prints Brian2's text progress report.  That
-    report reads the clock at every step (~80 ms per 30,000 steps), so it is
-    compiled in only for runs that show a progress bar; sweeps run without it.
+    The progress printer is in every build (it is cheap), so runs with and
+    without a progress bar share one binary.
     """
     parts = {
         "N": config.N,
@@ -84,7 +92,6 @@ def structure_key(config: ModelConfig, report: bool = False) -> str:
         "dt": config.dt,
         "transient": config.transient,
         "duration": config.duration,
-        "report": REPORT_PERIOD_S if report else None,
         "model_code": brian_model.MODEL_CODE_VERSION,
         "brian2": b2.__version__,
         "compiler": repr([b2.prefs.codegen.cpp.extra_compile_args,
@@ -106,8 +113,8 @@ class _Built:
     key: tuple[str, str]
     project: Path
     network: brian_model.BrianNetwork
-    post: np.ndarray | None = None  # targets of the built synapses (sparse coupling)
     sources_file: Path | None = None  # static array holding the synapse sources
+    targets_file: Path | None = None  # static array holding the synapse targets
 
 
 _current: _Built | None = None
@@ -146,11 +153,11 @@ def _publish(src: Path, template: Path) -> None:
     tmp.rename(template)
 
 
-def _build(inst: NetworkInstance, report: bool) -> _Built:
+def _build(inst: NetworkInstance) -> _Built:
     """Make ``inst``'s structure and connectivity the process's built project."""
     global _current
     cfg = inst.config
-    skey = structure_key(cfg, report)
+    skey = structure_key(cfg)
     folder = cache_root() / skey
     folder.mkdir(exist_ok=True)
     work = folder / f"proc-{os.getpid()}"
@@ -161,9 +168,8 @@ def _build(inst: NetworkInstance, report: bool) -> _Built:
 
     def construct() -> brian_model.BrianNetwork:
         device = b2.get_device()
-        return brian_model.create_and_run(inst, report="text" if report else None,
-                                          report_period=REPORT_PERIOD_S,
-                                          before_run=device.apply_run_args)
+        return brian_model.create_and_run(inst, before_run=device.apply_run_args,
+                                          progress_marks=True)
 
     compiled_here = False
     with FileLock(str(folder / ".lock")):
@@ -185,9 +191,18 @@ def _build(inst: NetworkInstance, report: bool) -> _Built:
         b2.get_device().build(directory=str(work), compile=True, run=False)
     _current = _Built((skey, _data_key(inst)), work, network)
     if inst.pre is not None:
-        _current.post = inst.post.copy()
-        _current.sources_file = _find_static_array(work, inst.pre)
+        pre, post = _sorted_synapses(inst)
+        _current.sources_file = _find_static_array(work, pre)
+        _current.targets_file = _find_static_array(work, post)
+        if _current.sources_file == _current.targets_file:  # same bytes: cannot tell them apart
+            _current.sources_file = _current.targets_file = None
     return _current
+
+
+def _sorted_synapses(inst: NetworkInstance) -> tuple[np.ndarray, np.ndarray]:
+    """``inst``'s synapses in the order the Brian2 model stores them."""
+    order = brian_model.synapse_order(inst.pre)
+    return inst.pre[order], inst.post[order]
 
 
 def _find_static_array(project: Path, values: np.ndarray) -> Path | None:
@@ -200,13 +215,22 @@ def _find_static_array(project: Path, values: np.ndarray) -> Path | None:
 
 
 def _rewire(built: _Built, inst: NetworkInstance) -> bool:
-    """Give the built binary ``inst``'s synapse sources without rebuilding, if possible."""
-    if (built.sources_file is None or inst.pre is None or built.post is None
-            or not np.array_equal(built.post, inst.post)):
+    """Give the built binary ``inst``'s synapses without rebuilding, if possible.
+
+    The structure key fixes the number of synapses (N K), so only the contents
+    of the two index files change.
+    """
+    if built.sources_file is None or built.targets_file is None or inst.pre is None:
         return False
-    tmp = built.sources_file.with_name(f"{built.sources_file.name}.tmp")
-    np.ascontiguousarray(inst.pre, dtype=np.int32).tofile(tmp)
-    os.replace(tmp, built.sources_file)
+    for path, values in zip((built.sources_file, built.targets_file), _sorted_synapses(inst),
+                            strict=True):
+        if path.stat().st_size != values.size * 4:
+            return False
+    for path, values in zip((built.sources_file, built.targets_file), _sorted_synapses(inst),
+                            strict=True):
+        tmp = path.with_name(f"{path.name}.tmp")
+        np.ascontiguousarray(values, dtype=np.int32).tofile(tmp)
+        os.replace(tmp, path)
     built.key = (built.key[0], _data_key(inst))
     return True
 
@@ -237,48 +261,44 @@ def _run_args(project: Path, inst: NetworkInstance) -> list[str]:
 
 
 class _ReportFollower(threading.Thread):
-    """Follow the binary's text report and move a progress bar (model time, ms)."""
+    """Follow the binary's progress marks and move a progress bar (model time, ms)."""
 
-    _pattern = re.compile(r"\((\d+)%\) simulated")
+    _pattern = re.compile(rf"^{brian_model.PROGRESS_MARK} (\S+)$", re.MULTILINE)
 
-    def __init__(self, path: Path, runs: list[tuple[float, bool]], bar) -> None:
+    def __init__(self, path: Path, bar) -> None:
         super().__init__(daemon=True)
-        self.path, self.runs, self.bar = path, runs, bar
+        self.path, self.bar = path, bar
         self.stop = threading.Event()
 
     def run(self) -> None:
-        offsets = np.concatenate([[0.0], np.cumsum([ms for ms, _ in self.runs])])
-        segment = -1
         pos = 0
         while not self.stop.wait(0.2):
             with contextlib.suppress(OSError), open(self.path) as fh:
                 fh.seek(pos)
                 text = fh.read()
-                pos = fh.tell()
-            for line in text.splitlines():
-                if line.startswith("Starting simulation"):
-                    segment = min(segment + 1, len(self.runs) - 1)
-                m = self._pattern.search(line)
-                if m and segment >= 0:
-                    done = offsets[segment] + self.runs[segment][0] * int(m.group(1)) / 100
-                    advance_to(self.bar, round(done))
+                # a partly written last line is read again next time
+                text = text[:text.rfind("\n") + 1]
+                pos += len(text)
+            marks = self._pattern.findall(text)
+            if marks:
+                advance_to(self.bar, round(float(marks[-1]) * 1e3))
 
 
 def run_standalone(inst: NetworkInstance, progress: bool = True) -> EngineRun:
     """Simulate ``inst`` with the cached compiled binary of its structure."""
     cfg = inst.config
     start = time.perf_counter()
-    key = (structure_key(cfg, progress), _data_key(inst))
+    key = (structure_key(cfg), _data_key(inst))
     built = _current
     if built is None or built.key[0] != key[0] or (built.key != key and not _rewire(built, inst)):
-        built = _build(inst, progress)
+        built = _build(inst)
     build_s = time.perf_counter() - start
     device = b2.get_device()
     results = f"results-{uuid.uuid4().hex[:12]}"
     total_ms = cfg.transient + cfg.duration
     run_start = time.perf_counter()
     with progress_bar(total_ms, "simulate (cpp_standalone)", unit="ms", enabled=progress) as bar:
-        follower = _ReportFollower(built.project / results / "stdout.txt", built.network.runs, bar)
+        follower = _ReportFollower(built.project / results / "stdout.txt", bar)
         follower.start()
         try:
             device.run(directory=str(built.project), results_directory=results,
