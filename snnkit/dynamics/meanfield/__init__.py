@@ -16,6 +16,9 @@ coupling); see ``/work/shared/reference/dynamics.md`` §2 and §4.  One module p
 * :mod:`.shot`: rate under inhibitory Poisson shot noise (finite pulses g/K), and the
   probability of at least one spike in a window;
 * :mod:`.sparse`: the Poisson diffusion closure of the note (§4.3);
+* :mod:`.shot_fpt`: ISI mean and CV under inhibitory shot noise (first-passage-time
+  moments of the jump process);
+* :mod:`.fixed_point`: the self-consistent rates of the renewal closures;
 * :mod:`.closures`: the candidate closures for sparse networks (issue 13 item 5);
 * :mod:`.compare`: their comparison with the measured Fig. 4 curves
   (``python -m snnkit.dynamics.meanfield.compare``).
@@ -26,6 +29,7 @@ Everything public is importable from ``snnkit.dynamics.meanfield``.
 from .closures import CANDIDATES, ClosureSolution, solve_closure
 from .lif import FloatOrArray, lif_rate
 from .shot import p_active_window, periodic_fano, shot_noise_rate
+from .shot_fpt import shot_noise_isi
 from .siegert import siegert_rate
 from .siegert_cv import siegert_cv
 from .sparse import SparseSolution, g_c_naive, sparse_meanfield
@@ -41,6 +45,7 @@ __all__ = [
     "lif_rate",
     "p_active_window",
     "periodic_fano",
+    "shot_noise_isi",
     "shot_noise_rate",
     "siegert_cv",
     "siegert_rate",

@@ -20,12 +20,14 @@ bins), time in :math:`\tau_m`.  Every closure has the same parameter-free struct
    :math:`\nu_i = \nu_{shot}(I_i - g(\bar\nu - \nu_F);\ a, K\nu_F)`
    (:func:`~.shot.shot_noise_rate`), exact for a Poisson pulse train.
 4. **Self-consistency**: :math:`\bar\nu = \langle\nu_i\rangle_I` (and
-   :math:`\nu_F = \langle\nu_iF_i\rangle_I`), solved by nested ``brentq``.  With renewal
-   inputs the noiseless state :math:`\nu_F = 0` (the WTA solution) is always a root
-   (reference note §4.3); the closure takes the **largest** root :math:`\nu_F \le \bar\nu`,
-   the state that carries finite-K fluctuations.  The CVs are
-   those of the diffusion with the same :math:`(\mu_i, \sigma)` (:func:`~.siegert_cv.siegert_cv`,
-   a proxy for the shot-noise CV), iterated ``n_outer`` times from CV = 1.
+   :math:`\nu_F = \langle\nu_iF_i\rangle_I`), ``solve="nested"`` or ``"joint"``
+   (:mod:`.fixed_point`; they differ where the nested solver clips :math:`\nu_F` to
+   :math:`\bar\nu`).  The closure takes the **largest** root :math:`\nu_F \le \bar\nu`, the
+   state that carries finite-K fluctuations.  The CVs (``cv``) are ``"siegert"``: those of
+   the diffusion with the same :math:`(\mu_i, \sigma)` (:func:`~.siegert_cv.siegert_cv`, a
+   proxy), or ``"shot"``: the exact ISI CV of the shot-noise neuron of step 3
+   (:func:`~.shot_fpt.shot_noise_isi`, backward equations for the first two moments of
+   the first-passage time); iterated ``n_outer`` times from CV = 1.
 5. **Active fraction** (``window``), the measured definition (≥ 1 spike in the window
    :math:`T_w`): ``"poisson"`` :math:`n_A = \langle 1 - e^{-\nu_i T_w}\rangle_I`;
    ``"fpt"`` :math:`n_A = \langle 1 - \nu_i\int_{T_w}^\infty S_i(t)dt\rangle_I` with a
@@ -39,14 +41,14 @@ on a coarser grid), each further letter changes one ingredient.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize
 
-from .shot import p_active_window, periodic_fano, shot_noise_rate
+from .fixed_point import RateFn, joint_fixed_point, nested_fixed_point
+from .shot import p_active_window, shot_noise_rate
+from .shot_fpt import shot_noise_isi
 from .siegert import siegert_rate
 from .siegert_cv import siegert_cv
 
@@ -59,6 +61,9 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "C renewal diffusion": dict(noise="diffusion", inputs="renewal", window="poisson"),
     "D Poisson shot noise": dict(noise="shot", inputs="poisson", window="poisson"),
     "E renewal shot noise + FPT": dict(noise="shot", inputs="renewal", window="fpt"),
+    "F E + shot-noise CV": dict(noise="shot", inputs="renewal", window="fpt", cv="shot"),
+    "G F + joint fixed point": dict(noise="shot", inputs="renewal", window="fpt", cv="shot",
+                                    solve="joint"),
 }
 
 
@@ -93,10 +98,6 @@ class ClosureSolution:
     T_window: float
 
 
-_SCAN = np.array([0.0, 1e-6, 1e-4, 1e-3, 0.01, 0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9])
-RateFn = Callable[[float, float], NDArray[np.float64]]
-
-
 def _rate_fn(noise: str, I: NDArray[np.float64], g: float, K: float) -> RateFn:
     """(nu_bar, nu_F) -> rates on the grid, for the chosen single-neuron response."""
     if noise == "diffusion":
@@ -107,41 +108,10 @@ def _rate_fn(noise: str, I: NDArray[np.float64], g: float, K: float) -> RateFn:
     raise ValueError(f"noise must be 'diffusion' or 'shot', got {noise!r}")
 
 
-def _self_consistent(rate: RateFn, cv2: NDArray[np.float64] | None, nu_max: float
-                     ) -> tuple[float, float, NDArray[np.float64]]:
-    """Solve nu = <r>, nu_F = <r F(r)> (nu_F = nu when cv2 is None); returns nu, nu_F, r."""
-    found: dict[float, tuple[float, NDArray[np.float64]]] = {}
-
-    def inner(nu: float) -> NDArray[np.float64]:
-        nf = nu
-        if cv2 is not None and nu > 0.0:
-            def f(x: float) -> float:
-                r = rate(nu, x)
-                return x - float(np.mean(r * (cv2 + (1.0 - cv2) * periodic_fano(r))))
-            if f(nu) > 0.0:  # else nu_F = nu; here take the largest root below nu
-                below = next((x for x in nu * _SCAN[::-1] if f(x) < 0.0), None)
-                nf = (0.0 if below is None else
-                      optimize.brentq(f, below, nu, xtol=1e-5 * nu, rtol=1e-8))
-        r = rate(nu, nf)
-        found[nu] = (nf, r)
-        return r
-
-    def resid(nu: float) -> float:
-        return nu - float(np.mean(inner(nu)))
-
-    hi = nu_max
-    while resid(hi) < 0.0:
-        hi *= 2.0
-    nu = optimize.brentq(resid, 0.0, hi, xtol=1e-6, rtol=1e-8)
-    resid(nu)
-    nf, r = found[nu]
-    return float(nu), float(nf), r
-
-
 def solve_closure(g: float, K: float, noise: str = "shot", inputs: str = "poisson",
-                  window: str = "poisson", I_low: float = 1.0, I_high: float = 1.5,
-                  T_window: float = 200.0, n_grid: int = 32, n_outer: int = 3
-                  ) -> ClosureSolution:
+                  window: str = "poisson", cv: str = "siegert", solve: str = "nested",
+                  I_low: float = 1.0, I_high: float = 1.5, T_window: float = 200.0,
+                  n_grid: int = 32, n_outer: int = 3) -> ClosureSolution:
     r"""Solve one sparse closure (module docstring) at coupling ``g``, in-degree ``K``.
 
     ``n_grid`` midpoints of :math:`[I_l, I_h]`; ``n_outer`` CV iterations for renewal
@@ -150,25 +120,31 @@ def solve_closure(g: float, K: float, noise: str = "shot", inputs: str = "poisso
     g, K = float(g), float(K)
     if g < 0 or not K > 0:
         raise ValueError(f"need g >= 0 and K > 0, got g={g}, K={K}")
-    if inputs not in ("poisson", "renewal") or window not in ("poisson", "fpt"):
-        raise ValueError(f"unknown inputs/window: {inputs!r}, {window!r}")
+    if (inputs not in ("poisson", "renewal") or window not in ("poisson", "fpt")
+            or cv not in ("siegert", "shot") or solve not in ("nested", "joint")):
+        raise ValueError(f"unknown option: {inputs!r}, {window!r}, {cv!r}, {solve!r}")
     if not (I_high > I_low and n_grid >= 1 and T_window >= 0):
         raise ValueError("need I_high > I_low, n_grid >= 1, T_window >= 0")
     I = I_low + (I_high - I_low) * (np.arange(n_grid) + 0.5) / n_grid
     rate = _rate_fn(noise, I, g, K)
     nu_max = max(float(np.mean(rate(0.0, 0.0))), 1e-3)
     cv2 = np.ones_like(I) if inputs == "renewal" else None
-    cv = np.ones_like(I)
+    cvs = np.ones_like(I)
     for _ in range(n_outer if inputs == "renewal" else 1):
-        nu, nf, r = _self_consistent(rate, cv2, nu_max)
-        if inputs == "renewal" or window == "fpt":
-            cv = np.asarray(siegert_cv(I - g * nu, np.full_like(I, g * np.sqrt(nf / K))))
-            cv = np.where(np.isfinite(cv), cv, 1.0)
+        if solve == "joint" and cv2 is not None:
+            nu, nf, r = joint_fixed_point(rate, cv2, nu_max)
+        else:
+            nu, nf, r = nested_fixed_point(rate, cv2, nu_max)
+        if cv == "shot" and (inputs == "renewal" or window == "fpt"):
+            cvs = shot_noise_isi(I - g * (nu - nf), g / K, K * nf)[1]
+        elif inputs == "renewal" or window == "fpt":
+            cvs = np.asarray(siegert_cv(I - g * nu, np.full_like(I, g * np.sqrt(nf / K))))
+        cvs = np.where(np.isfinite(cvs), cvs, 1.0)
         if cv2 is not None:
-            cv2 = np.minimum(cv * cv, 1.0)
-    n_a = p_active_window(r, T_window, cv if window == "fpt" else None)
+            cv2 = np.minimum(cvs * cvs, 1.0)
+    n_a = p_active_window(r, T_window, cvs if window == "fpt" else None)
     mu = I - g * nu
     return ClosureSolution(g=g, K=K, noise=noise, inputs=inputs, window=window, nu_bar=nu,
-                           nu_noise=nf, I=I, mu=mu, rates=r, cv=cv,
+                           nu_noise=nf, I=I, mu=mu, rates=r, cv=cvs,
                            n_active=float(np.mean(n_a)), n_supra=float(np.mean(mu > 1.0)),
                            T_window=float(T_window))

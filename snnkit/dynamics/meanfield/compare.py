@@ -125,7 +125,7 @@ def figure(res: dict, path: Path) -> None:
     g = np.asarray(m["g"])
     fig, axes = plt.subplots(1, len(m["K"]), figsize=(4.2 * len(m["K"]), 4.6),
                              sharey=True, constrained_layout=True)
-    styles = ["-", "--", "-.", ":", "-"]
+    styles = ["-", "--", "-.", ":", "-", "--", "-"]
     for i, (ax, K) in enumerate(zip(np.atleast_1d(axes), m["K"], strict=True)):
         ax.errorbar(g, m["mean"][i], yerr=m["sd"][i], fmt="o", color="k", ms=4,
                     label=f"simulation N={m['N']}")
@@ -155,10 +155,20 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dir", type=Path, default=DEFAULT_DIR,
                    help="folder with results.nc; outputs are written there")
     p.add_argument("--n-grid", type=int, default=32, help="excitability grid points")
+    p.add_argument("--only", nargs="+", metavar="LETTER",
+                   help="re-solve only these candidates (e.g. F G); the others are taken "
+                        "from the existing meanfield_closures.json")
     args = p.parse_args(argv)
-    res = compare_closures(args.dir / "results.nc", n_grid=args.n_grid)
+    out_json = args.dir / "meanfield_closures.json"
+    names = [n for n in CANDIDATES if not args.only or n.split()[0] in args.only]
+    res = compare_closures(args.dir / "results.nc", n_grid=args.n_grid,
+                           candidates={n: CANDIDATES[n] for n in names})
+    if args.only and out_json.exists():
+        old = json.loads(out_json.read_text())["candidates"]
+        res["candidates"] = {n: res["candidates"][n] if n in names else old[n]
+                             for n in CANDIDATES if n in names or n in old}
     figure(res, args.dir / "meanfield_closures.png")
-    (args.dir / "meanfield_closures.json").write_text(json.dumps(res, indent=1) + "\n")
+    out_json.write_text(json.dumps(res, indent=1) + "\n")
     print(table(res))
     return res
 
