@@ -129,3 +129,18 @@ def test_interrupted_save_never_looks_complete(tmp_path, monkeypatch):
         res.save(out)
     assert not (out / "measures.json").exists()  # the old marker went first
     assert not list(Path(out).glob(".*.tmp"))  # no temp files left behind
+
+
+@pytest.mark.parametrize("damaged", ["spikes.npz", "measures.json"])
+def test_load_result_round_trip_and_corrupt_files(tmp_path, damaged):
+    from snnkit import load_result, simulate
+    from snnkit.errors import OutputError
+
+    res = simulate(dict(N=50, K=5, duration=200.0, transient=0.0), progress=False)
+    out = res.save(tmp_path / "run", figure=False)
+    back = load_result(out)
+    np.testing.assert_array_equal(back.spikes.i, res.spikes.i)
+    assert back.measures["n_active"] == res.measures["n_active"]
+    (out / damaged).write_bytes(os.urandom(100))
+    with pytest.raises(OutputError, match=damaged.replace(".", r"\.") + ": unreadable"):
+        load_result(out)

@@ -27,6 +27,7 @@ import contextlib
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,17 +112,23 @@ def load_result(out_dir: str | Path) -> SimulationResult:
     if not (out / "measures.json").is_file():
         raise OutputError(f"{out}: not a complete snnkit run folder (no measures.json)")
     config = ModelConfig.from_mapping(read_toml(out / "config.toml"), str(out / "config.toml"))
-    with np.load(out / "spikes.npz") as z:
-        t_start = float(z["t_start_ms"])
-        spikes = SpikeTrains(z["i"], z["t"], int(z["N"]), t_start,
-                             t_start + float(z["duration_ms"]))
-        I = z["I"].copy()
-    with open(out / "measures.json") as fh:
-        measures = {k: (np.nan if v is None else v) for k, v in json.load(fh).items()}
-    run = {}
-    if (out / "run.json").is_file():
-        with open(out / "run.json") as fh:
-            run = json.load(fh)
+    path = out / "spikes.npz"
+    try:
+        with np.load(path) as z:
+            t_start = float(z["t_start_ms"])
+            spikes = SpikeTrains(z["i"], z["t"], int(z["N"]), t_start,
+                                 t_start + float(z["duration_ms"]))
+            I = z["I"].copy()
+        path = out / "measures.json"
+        measures = {k: (np.nan if v is None else v)
+                    for k, v in json.loads(path.read_text()).items()}
+        run = {}
+        path = out / "run.json"
+        if path.is_file():
+            run = json.loads(path.read_text())
+    except (OSError, ValueError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
+        raise OutputError(f"{path}: unreadable ({type(exc).__name__}); rerun the "
+                          "simulation to rewrite the folder") from None
     pre = post = None
     if config.coupling == "sparse":
         from snnkit.dynamics.network import instantiate

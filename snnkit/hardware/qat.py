@@ -96,7 +96,11 @@ def finetune(model: str | Path, out: str | Path, *, target: str = "loihi",
     out, _ = ensure_writable_dir(Path(out))
     record = out / "qat.json"
     if resume and record.exists():
-        scales = json.loads(record.read_text())["scales"]
+        try:
+            scales = json.loads(record.read_text())["scales"]
+        except (ValueError, KeyError, TypeError):
+            raise SnnkitError(f"{record}: unreadable fine-tuning record (no 'scales'); "
+                              "start again without --resume or in another --out") from None
     else:
         scales = starting_scales(model, profile, calibration)
         atomic_write_json(record, {"model": str(model), "target": profile.name,
