@@ -144,3 +144,14 @@ def test_load_result_round_trip_and_corrupt_files(tmp_path, damaged):
     (out / damaged).write_bytes(os.urandom(100))
     with pytest.raises(OutputError, match=damaged.replace(".", r"\.") + ": unreadable"):
         load_result(out)
+
+
+def test_load_result_reports_an_empty_spike_file(tmp_path):
+    from snnkit import load_result, simulate
+    from snnkit.errors import OutputError
+
+    out = simulate(dict(N=30, K=3, duration=100.0, transient=0.0), progress=False).save(
+        tmp_path / "run", figure=False)
+    (out / "spikes.npz").write_bytes(b"")
+    with pytest.raises(OutputError, match=r"spikes\.npz: unreadable"):
+        load_result(out)

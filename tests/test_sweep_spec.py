@@ -94,3 +94,12 @@ def test_batches_cover_every_point_in_order_and_balance_workers():
     assert [len(b) for b in batches(points, 1, seconds=0.0)] == [1] * len(points)
     slow = SweepPoint(0, (0,), {}, spec.base.replace(N=20000, duration=20000.0))
     assert [len(b) for b in batches([slow] * 3, 1)] == [1, 1, 1]  # each > BATCH_SECONDS
+
+
+def test_a_failing_point_does_not_cost_its_batch():
+    from snnkit.dynamics.sweep.worker import run_points
+
+    good = {"N": 40, "K": 4, "duration": 50.0, "transient": 0.0, "engine": "event"}
+    results = run_points([good, {**good, "N": -1}, good])
+    assert [("error" in r) for r in results] == [False, True, False]
+    assert "N" in results[1]["error"] and results[0]["measures"] == results[2]["measures"]

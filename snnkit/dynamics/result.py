@@ -28,6 +28,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,9 +127,11 @@ def load_result(out_dir: str | Path) -> SimulationResult:
         path = out / "run.json"
         if path.is_file():
             run = json.loads(path.read_text())
-    except (OSError, ValueError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
-        raise OutputError(f"{path}: unreadable ({type(exc).__name__}); rerun the "
-                          "simulation to rewrite the folder") from None
+    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError,
+            zipfile.BadZipFile, zlib.error) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OutputError(f"{path}: unreadable ({reason}); rerun the simulation to rewrite "
+                          "the folder") from None
     pre = post = None
     if config.coupling == "sparse":
         from snnkit.dynamics.network import instantiate

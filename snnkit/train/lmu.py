@@ -409,6 +409,9 @@ class ParallelLMU(nn.Module):
         stateful (spiking) nonlinearity depends on the whole sequence: then
         :meth:`forward` runs.
         """
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise SnnkitError(f"ParallelLMU input: expected (T, B, {self.input_size}), "
+                              f"got {tuple(x.shape)}")
         if _stateful(self.hidden_nonlinearity) or _stateful(self.input_nonlinearity):
             return self.forward(x)[0][-1]
         m = self.memory.last(self.input_nonlinearity(self.W_u(x)))

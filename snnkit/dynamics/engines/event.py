@@ -63,6 +63,8 @@ The kernel is compiled on first use and cached on disk (``cache=True``).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from snnkit.dynamics.exact import _adjacency, checked_inputs
@@ -71,24 +73,29 @@ from snnkit.dynamics.spikes import SpikeTrains
 __all__ = ["simulate_event"]
 
 _kernel = None
+_kernel_lock = threading.Lock()
 
 
 def _compiled():
-    """The njit kernel (numba imported and the kernel compiled or loaded on first use)."""
-    global _kernel
-    if _kernel is None:
-        from numba import njit
+    """The njit kernel (numba imported and the kernel compiled or loaded on first use).
 
-        jit = njit(cache=True, nogil=True, error_model="numpy")
-        # the kernel calls the tree helpers by their global names, so those names must
-        # be numba functions when it is compiled (numba is imported only here, on first use)
-        global _tree_replay, _tree_build
-        _tree_replay, _tree_build = jit(_tree_replay), jit(_tree_build)
-        _kernel = jit(_event_loop)
+    The kernel calls the tree helpers by their global names, so those names are rebound
+    to numba functions before it is compiled (numba is imported only here, on first
+    use); the lock makes that happen once even when a multi-threaded Dask worker
+    starts several tasks at the same moment.
+    """
+    global _kernel, _tree_replay, _tree_build
+    with _kernel_lock:
+        if _kernel is None:
+            from numba import njit
+
+            jit = njit(cache=True, nogil=True, error_model="numpy")
+            _tree_replay, _tree_build = jit(_tree_replay_py), jit(_tree_build_py)
+            _kernel = jit(_event_loop)
     return _kernel
 
 
-def _tree_replay(tree, t_next, j, size):
+def _tree_replay_py(tree, t_next, j, size):
     """Neuron ``j``'s ``t_next`` changed: replay the matches on its path to the root.
 
     Ties go to the left child (the smaller index).  The replay stops at the first
@@ -108,7 +115,7 @@ def _tree_replay(tree, t_next, j, size):
         node >>= 1
 
 
-def _tree_build(tree, t_next, size):
+def _tree_build_py(tree, t_next, size):
     """Fill the tournament tree over ``t_next[:size]`` (leaves at ``size + j``)."""
     for j in range(size):
         tree[size + j] = j
@@ -116,6 +123,9 @@ def _tree_build(tree, t_next, size):
         a = tree[2 * node]
         b = tree[2 * node + 1]
         tree[node] = a if t_next[a] <= t_next[b] else b
+
+
+_tree_replay, _tree_build = _tree_replay_py, _tree_build_py  # jitted in _compiled()
 
 
 def _event_loop(I, v, tau_m, w, delay, t_stop, t_record, sparse, indptr, targets, mult,
@@ -180,7 +190,7 @@ def _event_loop(I, v, tau_m, w, delay, t_stop, t_record, sparse, indptr, targets
         if tc <= ta:
             # ---- threshold crossing(s) at tc, in increasing index (ties go left)
             nf = 0
-            while t_next[tree[1]] == tc:
+            while nf < N and t_next[tree[1]] == tc:  # nf < N: against tc + period == tc
                 k = tree[1]
                 fired[nf] = k
                 nf += 1

@@ -152,12 +152,10 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | N
             from snnkit.dynamics.engines.brian_standalone import structure_key
 
             todo.sort(key=lambda p: (structure_key(p.config), p.config.seed, p.index))
-        n_workers = max(1, len(client.scheduler_info()["workers"]))
+        n_slots = max(1, sum(client.nthreads().values()))  # worker threads, not processes
         futures = {}
-        fingerprint = spec.fingerprint()
-        for batch in batches(todo, n_workers):
-            fut = client.submit(task, [p.config.to_dict() for p in batch], pure=False,
-                                key=f"snnkit-{fingerprint}-{batch[0].index}-{len(batch)}")
+        for batch in batches(todo, n_slots):
+            fut = client.submit(task, [p.config.to_dict() for p in batch], pure=False)
             futures[fut] = batch
         nan_counts: Counter[str] = Counter()
         from distributed import as_completed
@@ -168,17 +166,23 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | N
                 batch = futures.pop(fut)
                 try:
                     results = fut.result()
-                except Exception as exc:
-                    coords = [p.coords for p in batch]
-                    store.log(f"batch of points {coords} failed: {exc!r}")
+                except Exception as exc:  # the task itself died (e.g. a lost worker)
+                    results = [{"error": f"{type(exc).__name__}: {exc}"}] * len(batch)
+                pairs = list(zip(batch, results, strict=True))
+                ok = [(p, r) for p, r in pairs if "error" not in r]
+                if ok:
+                    store.save_points([p for p, _ in ok], [r["measures"] for _, r in ok],
+                                      [r["timings"] for _, r in ok])
+                failed = [(p, r["error"]) for p, r in pairs if "error" in r]
+                if failed:
+                    for point, error in failed:
+                        store.log(f"point {point.index} {point.coords} failed: {error}")
                     for other in futures:
                         other.cancel()
-                    where = batch[0].coords if len(batch) == 1 else f"in {coords}"
-                    raise SnnkitError(f"sweep point {where} failed: {exc}; finished "
-                                      f"points are stored, fix and --resume") from exc
-                store.save_points(batch, [r["measures"] for r in results],
-                                  [r["timings"] for r in results])
-                for point, result in zip(batch, results, strict=True):
+                    point, error = failed[0]
+                    raise SnnkitError(f"sweep point {point.coords} failed: {error}; finished "
+                                      f"points are stored, fix and --resume")
+                for point, result in ok:
                     nans = [k for k, v in result["measures"].items() if not math.isfinite(v)]
                     nan_counts.update(nans)
                     unexpected = [k for k in nans if k not in EXPECTED_NAN]

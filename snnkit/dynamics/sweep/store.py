@@ -118,9 +118,13 @@ class SweepStore:
         found: dict[int, dict[str, Any]] = {}
         if not self.points_dir.is_dir():
             return found
-        for path in sorted(self.points_dir.glob("b*.json")):
+        # b<k>.json: a batch (a list of records); p<k>.json: one record (sweeps stored
+        # before batches existed, resumed as they are)
+        for path in sorted([*self.points_dir.glob("b*.json"), *self.points_dir.glob("p*.json")]):
             try:
-                batch = {int(rec["index"]): rec for rec in json.loads(path.read_text())}
+                data = json.loads(path.read_text())
+                batch = {int(rec["index"]): rec for rec in
+                         (data if isinstance(data, list) else [data])}
             except (OSError, ValueError, KeyError, TypeError):
                 with contextlib.suppress(OSError):
                     path.unlink()
@@ -238,8 +242,8 @@ def spec_of(ds: xr.Dataset) -> SweepSpec:
 
 
 def remove_points(store: SweepStore) -> None:
-    """Drop the batch files once ``results.nc`` holds them all."""
-    for path in store.points_dir.glob("b*.json"):
+    """Drop the batch (and older per-point) files once ``results.nc`` holds them all."""
+    for path in [*store.points_dir.glob("b*.json"), *store.points_dir.glob("p*.json")]:
         with contextlib.suppress(OSError):
             path.unlink()
     with contextlib.suppress(OSError):

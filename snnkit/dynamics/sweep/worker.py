@@ -36,5 +36,16 @@ def run_point(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_points(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Simulate a batch of points in order; one result per config (see :func:`run_point`)."""
-    return [run_point(config) for config in configs]
+    """Simulate a batch of points in order; one result per config (see :func:`run_point`).
+
+    A point that raises does not cost the batch: its entry is ``{"error": message}``
+    and the other points still run, so the client can store them and name the one
+    that failed.
+    """
+    results = []
+    for config in configs:
+        try:
+            results.append(run_point(config))
+        except Exception as exc:  # reported per point by the client
+            results.append({"error": f"{type(exc).__name__}: {exc}"})
+    return results
