@@ -28,6 +28,7 @@ returns an :class:`EngineRun`: the spikes of the measurement window plus timings
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -75,6 +76,17 @@ def estimated_numpy_seconds(config: ModelConfig) -> float:
     return steps * (_NUMPY_STEP_S + config.N * _NUMPY_NEURON_STEP_S)
 
 
+@functools.lru_cache(maxsize=4096)
+def _rates(g: float, I_low: float, I_high: float) -> tuple[float, float]:
+    """Mean free rate and WTA mean-field rate (1/tau_m), cached: a sweep estimates every
+    point (``auto``, batching) and its points share a few (g, I) combinations."""
+    from snnkit.dynamics.meanfield import lif_rate, wta_solution
+
+    free = float(np.mean(lif_rate(np.linspace(I_low, I_high, 65))))
+    nu = wta_solution(g, I_low, I_high).nu_bar if I_high > 1.0 else 0.0
+    return free, float(nu)
+
+
 def estimated_event_seconds(config: ModelConfig) -> float:
     """Estimated run time of the ``event`` engine (for ``auto``).
 
@@ -84,12 +96,8 @@ def estimated_event_seconds(config: ModelConfig) -> float:
     spike costs, at its arrival, one relaxation, one logarithm and one update of
     the crossing tree per target (N with global coupling).
     """
-    from snnkit.dynamics.meanfield import lif_rate, wta_solution
-
     n = config.N
-    lo, hi = config.I_low, config.I_high
-    free = float(np.mean(lif_rate(np.linspace(lo, hi, 65))))  # 1/tau_m
-    nu = wta_solution(config.g, lo, hi).nu_bar if hi > 1.0 else 0.0
+    free, nu = _rates(config.g, config.I_low, config.I_high)
     if config.coupling == "global":
         fan_out, per_target = n, _EVENT_GLOBAL_TARGET_S
     else:

@@ -111,19 +111,6 @@ def sweep_engine(spec: SweepSpec) -> SweepSpec:
     return replace(spec, base=spec.base.replace(engine="event" if event else "cpp_standalone"))
 
 
-def _task_function(points: list[SweepPoint]):
-    """The batch task: Brian2 is imported in the workers only if some point needs it."""
-    from snnkit.dynamics.engines import choose_engine
-
-    if all(choose_engine(p.config) in NO_BRIAN for p in points):
-        from snnkit.dynamics.sweep.worker import run_points
-
-        return run_points
-    from snnkit.dynamics.sweep.worker_brian import run_points_brian
-
-    return run_points_brian
-
-
 def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False, progress: bool = True,
               timeout: float = 10.0) -> xr.Dataset:
@@ -147,9 +134,14 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, workers: int | N
         where = scheduler or f"local cluster, {len(client.scheduler_info()['workers'])} workers"
         store.log(f"{'resume' if done else 'start'}: {len(todo)} of {spec.n_points} points "
                   f"to run on {where}")
-        task = _task_function(todo)
-        if task.__name__ == "run_points_brian":
+        from snnkit.dynamics.engines import choose_engine
+
+        # Brian2 is imported in the workers only if some point needs it
+        if all(choose_engine(p.config) in NO_BRIAN for p in todo):
+            from snnkit.dynamics.sweep.worker import run_points as task
+        else:
             from snnkit.dynamics.engines.brian_standalone import structure_key
+            from snnkit.dynamics.sweep.worker_brian import run_points_brian as task
 
             todo.sort(key=lambda p: (structure_key(p.config), p.config.seed, p.index))
         n_slots = max(1, sum(client.nthreads().values()))  # worker threads, not processes
