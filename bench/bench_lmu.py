@@ -25,7 +25,11 @@ fresh process (so that its peak memory and thread pools are its own):
 ``snnkit parallel LMU``
     ``models/lmu_parallel_psmnist.toml``: :class:`snnkit.train.lmu.ParallelLMU`, d = 468,
     346 ReLU units (166,092 parameters, a different and larger model: Chilkuri & Eliasmith's),
-    the whole sequence at once (FFT memory, no loop over time).
+    trained as ``snnkit train lmu`` trains it: the classifier reads the last step, so only the
+    last memory state is computed (one product with the impulse response, no loop over time).
+``snnkit parallel LMU, every step``
+    The same network with every step's hidden state computed (FFT memory of the whole
+    sequence, then the dense layers on all 784 steps), for a sequence-to-sequence task.
 ``snnkit hybrid-spiking LMU``
     ``models/lmu_psmnist_spiking.toml``: the LMU above with its hidden units replaced by
     sigma-delta quantizers of tanh, at the end of its dt schedule (``dt_end = 1``: at most one
@@ -90,6 +94,8 @@ VARIANTS = {v.key: v for v in (
     Variant("loop", "sequential torch loop", "lmu_psmnist.toml", True),
     Variant("lmu", "snnkit LMU", "lmu_psmnist.toml", True),
     Variant("parallel", "snnkit parallel LMU", "lmu_parallel_psmnist.toml", False),
+    Variant("parallel_all", "snnkit parallel LMU, every step", "lmu_parallel_psmnist.toml",
+            False),
     Variant("spiking", "snnkit hybrid-spiking LMU", "lmu_psmnist_spiking.toml", True),
 )}
 
@@ -231,7 +237,9 @@ def _torch_worker(variant: Variant, opts: dict[str, Any]) -> dict[str, Any]:
         net = _snnkit_net(variant)
 
         def logits(x: torch.Tensor) -> torch.Tensor:
-            return net(x[..., None])[0]
+            # as lmu_trainer trains: the classifier reads the last step only, which lets the
+            # parallel LMU compute the last memory state alone (ParallelLMU.forward_last)
+            return net(x[..., None], sequence=variant.key == "parallel_all")[0]
 
     net.train()
     # Adam as the trainer builds it (lmu_trainer.train_lmu: lr, betas, eps of [train])
@@ -349,7 +357,7 @@ def _fmt(x: float | None, spec: str = ".2f", suffix: str = "x") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, default=5, help="timed training steps per variant")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per variant")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads / TensorFlow intra- and inter-op threads")
@@ -414,7 +422,9 @@ backward and Adam; memory is the peak resident set above the process's level bef
 keras-lmu, the loop and snnkit's LMU are the same model (d = 256, θ = 784, 212 tanh units,
 e_h and e_m on: keras-lmu's `hidden_to_memory = memory_to_memory = input_to_hidden = True`,
 no biases); with the same weights their logits agree to {checks or "(not checked)"}.  The
-parallel LMU is `models/lmu_parallel_psmnist.toml` (d = 468, 346 ReLU units); the
+parallel LMU is `models/lmu_parallel_psmnist.toml` (d = 468, 346 ReLU units), trained as
+`snnkit train lmu` trains it (last step only: one product with the memory's impulse
+response); "every step" computes all 784 hidden states (FFT memory); the
 hybrid-spiking LMU is `models/lmu_psmnist_spiking.toml` at dt = 1 (spiking).
 
 {table}

@@ -11,8 +11,10 @@ from snnkit.train.spsp import free_trace, spsp
 from snnkit.train.strsbp import (
     StrsbpOptions,
     dead_target_spikes,
+    error_below,
     lateral_factor,
     output_error,
+    ratio,
     strsbp_step,
 )
 
@@ -80,6 +82,25 @@ def test_output_error_margin_and_targets() -> None:
     # label 0: 40 vs 35 is inside the margin (|5| is not > 5); 12 vs 5 is 7 over
     assert delta.tolist() == [[0.0, 0.0, 7.0], [25.0, 0.0, -35.0]]
     assert cost.tolist() == [49.0, 25.0**2 + 35.0**2]
+
+
+def test_error_below_equals_the_ratio_tensor_product() -> None:
+    """The fused error equals Σ_i y_i w_ij r_ij with the explicit ratio tensor, silent neurons
+    on both sides included."""
+    gen = torch.Generator().manual_seed(3)
+    params = NeuronParams(16.0, 4.0, 1.0, 2)
+    pre = (torch.rand(60, 4, 9, generator=gen) < 0.15).float()
+    post = (torch.rand(60, 4, 7, generator=gen) < 0.1).float()
+    pre[:, 0, :3] = 0.0    # silent presynaptic neurons
+    post[:, 1, :2] = 0.0   # silent postsynaptic neurons
+    e = spsp(post, free_trace(pre, params), params)
+    o_post, o_pre = post.sum(0), pre.sum(0)
+    y, w = torch.randn(4, 7, generator=gen), torch.randn(7, 9, generator=gen)
+    for opts in (StrsbpOptions(), StrsbpOptions(effect_ratio=False),
+                 StrsbpOptions(ratio_fallback=0.2)):
+        want = torch.einsum("bi,bij->bj", y, w * ratio(e, o_post, o_pre, opts))
+        got = error_below(y, w, e, o_post, o_pre, opts)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_dead_target_gets_evenly_spaced_spikes() -> None:

@@ -18,9 +18,10 @@ Norse's ``lif_feed_forward_step`` (norse 1.1, ``dt = 1``, ``v_leak = v_reset = 0
 With Norse's current :math:`i = (\tau_m/\tau_s)\,\epsilon` (after decay) the two agree when
 Norse is fed :math:`x[t] = (\tau_m/\tau_s)\,I[t-1]` at step :math:`t`, i.e. the input current
 scaled by :data:`current_gain` and delayed one step.  Refractoriness, which Norse's feed-forward
-step lacks, is added around it: a refractory neuron gets an infinite threshold and its membrane
-is set to 0 after the step (:func:`lif_step`).  ``tests/test_train_lif.py`` checks that this
-equals :func:`reference_lif` (a direct loop over the paper's equations) spike for spike.
+step lacks, is added around it: a refractory neuron's spike is cleared and its membrane set
+to 0 after the step (:func:`lif_step`; under BPTT both masks also stop its surrogate
+gradient).  ``tests/test_train_lif_spsp.py`` checks that this equals :func:`reference_lif` (a
+direct loop over the paper's equations) spike for spike.
 """
 
 from __future__ import annotations
@@ -48,15 +49,20 @@ class NeuronParams(NamedTuple):
         return self.tau_m / self.tau_s
 
     def norse(self, method: str = "super", alpha: float = 100.0) -> LIFParameters:
-        """Norse parameters: dt = 1, rest and reset at 0, threshold with the paper's tolerance."""
+        """Norse parameters: dt = 1, rest and reset at 0, threshold with the paper's tolerance.
+
+        The fields are plain Python floats, not the 0-d tensors of Norse's defaults: Norse's
+        step then folds ``dt * tau_mem_inv`` into one scalar instead of running a tensor op per
+        step (the values, and every spike, are the same).
+        """
         return LIFParameters(
-            tau_syn_inv=torch.as_tensor(1.0 / self.tau_s),
-            tau_mem_inv=torch.as_tensor(1.0 / self.tau_m),
-            v_leak=torch.as_tensor(0.0),
-            v_th=torch.as_tensor(self.v_th - THRESHOLD_EPS),
-            v_reset=torch.as_tensor(0.0),
+            tau_syn_inv=1.0 / self.tau_s,
+            tau_mem_inv=1.0 / self.tau_m,
+            v_leak=0.0,
+            v_th=self.v_th - THRESHOLD_EPS,
+            v_reset=0.0,
             method=method,
-            alpha=torch.as_tensor(alpha),
+            alpha=alpha,
         )
 
 
@@ -87,8 +93,9 @@ def lif_step(x: torch.Tensor, state: LIFState, params: NeuronParams,
                                        dt=1.0)
         return z, LIFState(new.v, new.i, state.refrac)
     blocked = state.refrac > 0
-    p = norse_params._replace(v_th=torch.where(blocked, torch.inf, norse_params.v_th))
-    z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), p, dt=1.0)
+    z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), norse_params,
+                                   dt=1.0)
+    z = z.masked_fill(blocked, 0.0)
     # a spiking neuron was not refractory (counter 0): new counter = max(c − 1, 0) + n_ref·z
     refrac = (state.refrac - 1).clamp_(min=0).add_(z, alpha=params.refractory)
     return z, LIFState(new.v.masked_fill_(blocked, 0.0), new.i, refrac)

@@ -168,13 +168,15 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
     gain = params.current_gain
     norse_p = params.norse(method=method, alpha=alpha)
     state = initial_state((B, N), device=current.device, dtype=current.dtype)
+    # one op per step for the input: gain·current[t] + z (gain·lateralᵀ)
+    lateral_t = None if lateral is None else lateral.T * gain
     x = torch.zeros_like(current[0])
     out = []
     for t in range(T):
         z, state = lif_step(x, state, params, norse_p)
         out.append(z)
-        x = current[t] if lateral is None else current[t] + z @ lateral.T
-        x = gain * x
+        x = current[t] * gain if lateral_t is None else torch.addmm(current[t], z, lateral_t,
+                                                                    beta=gain)
     return torch.stack(out)
 
 

