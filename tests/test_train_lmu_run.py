@@ -185,6 +185,7 @@ dt_end = 1.0
     ("model.ordr=4", "did you mean 'order'"),
     ("spiking.dt_end=2.0", "spiking.dt_end"),
     ("model.nonlinearity=sigmoid", "model.nonlinearity"),
+    ("model.dropout=1.0", "model.dropout"),
 ])
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, override: str, field: str) -> None:
     text = PARALLEL + "[spiking]\nenabled = true\n"
@@ -194,6 +195,22 @@ def test_bad_config_is_one_line_exit_2(tmp_path: Path, override: str, field: str
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and field in lines[0], lines
     assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+
+
+def test_dropout_acts_in_training_only() -> None:
+    """model.dropout zeroes the last hidden state's units in training; evaluation is exact."""
+    import tomllib
+
+    x = torch.rand(30, 4, 1, generator=torch.Generator().manual_seed(0))
+    for p in (0.0, 0.5):
+        values = tomllib.loads(PARALLEL)
+        values["model"]["dropout"] = p
+        net = lmu_trainer.build_lmu_network(LmuConfig.from_mapping(values))
+        want = net.eval()(x, sequence=False)[0]
+        torch.testing.assert_close(net(x, sequence=False)[0], want, rtol=0, atol=0)
+        torch.manual_seed(1)
+        trained = net.train()(x, sequence=False)[0]
+        assert torch.equal(trained, want) == (p == 0.0)
 
 
 def test_config_rules_and_shipped_configs() -> None:

@@ -6,7 +6,7 @@ One :class:`LmuConfig` per run (TOML under ``models/``, e.g. ``models/lmu_psmnis
     [data]     dataset ("psmnist"), n_train, n_val, n_test (first n of each fixed split)
     [model]    kind ("lmu" | "parallel"), order, theta, hidden, hidden_to_memory,
                memory_to_memory, nonlinearity ("tanh" | "relu"), input_nonlinearity
-               (parallel only), seed
+               (parallel only), dropout (before the readout, training only), seed
     [spiking]  enabled, layers (["hidden"]), amplitude, initial ("zeros" | "uniform"),
                gradient ("activation" | "clipped_relu"), max_rate, schedule ("geometric" |
                "linear"), dt_start, dt_end, per ("epoch" | "step"), schedule_length, seed
@@ -57,6 +57,9 @@ class LmuModelConfig(_Table):
     nonlinearity: Literal["tanh", "relu"] = "tanh"
     input_nonlinearity: Literal["relu", "tanh", "identity"] = Field(
         "relu", description="f_u of the parallel LMU (kind = 'parallel' only)")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0,
+                           description="dropout on the last hidden state before the readout "
+                           "(training only)")
     seed: int = Field(0, description="initialisation seed")
 
 

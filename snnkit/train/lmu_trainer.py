@@ -95,6 +95,7 @@ class LMUNet(nn.Module):
                 self.core = ParallelLMU(1, m.hidden, m.order, m.theta, 1,
                                         _ACTIVATIONS[m.input_nonlinearity], hidden_f)
             self.readout = nn.Linear(m.hidden, N_CLASSES)
+        self.dropout = nn.Dropout(m.dropout)
 
     def forward(self, x: torch.Tensor, sequence: bool = True
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,9 +103,9 @@ class LMUNet(nn.Module):
         LMU then skips every other step, :meth:`ParallelLMU.forward_last`)."""
         if not sequence and isinstance(self.core, ParallelLMU):
             h_last = self.core.forward_last(x)
-            return self.readout(h_last), h_last[None]
+            return self.readout(self.dropout(h_last)), h_last[None]
         h, _ = self.core(x)
-        return self.readout(h[-1]), h
+        return self.readout(self.dropout(h[-1])), h
 
     def architecture(self) -> dict[str, Any]:
         m = self.cfg.model
