@@ -224,7 +224,7 @@ def _torch_worker(variant: Variant, opts: dict[str, Any]) -> dict[str, Any]:
     B = opts["batch"]
     check = None
     if variant.key == "loop":
-        ref = _reference()
+        ref = _reference().eval()
         net: nn.Module = SequentialLMU().copy_from(ref.core.cell, ref.readout)
         if opts["check"]:
             x = torch.as_tensor(images[:opts["check"]].T.copy())

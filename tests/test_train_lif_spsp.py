@@ -7,7 +7,7 @@ import torch
 
 from snnkit.train.lif import NeuronParams, reference_lif
 from snnkit.train.network import layer_forward
-from snnkit.train.spsp import free_trace, spsp, spsp_reference
+from snnkit.train.spsp import free_trace, spsp, spsp_from_trains, spsp_reference
 
 
 def _random_inputs(T: int, B: int, N: int, seed: int, scale: float) -> torch.Tensor:
@@ -55,3 +55,7 @@ def test_fast_spsp_equals_pair_recursion(refractory: int) -> None:
     assert fast.abs().max() > 1.0
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
     assert torch.all(fast[0, 4] == 0)
+    # the chunked form (traces made and dropped block by block), chunk edges anywhere
+    for chunk in (1, 2, 7, 64, 121, 500):
+        torch.testing.assert_close(spsp_from_trains(post, pre, params, chunk), ref,
+                                   rtol=1e-10, atol=1e-10)

@@ -155,6 +155,20 @@ def test_resume_equals_straight_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     _same_rows(rows, resumed)
 
 
+def test_dropout_run_is_reproducible_and_resumes_exactly(tmp_path: Path) -> None:
+    """Dropout masks come from the seeded global generator, saved in the checkpoint."""
+    cfg = load_lmu_config(_config(tmp_path, PARALLEL.replace(
+        'input_nonlinearity = "identity"', 'input_nonlinearity = "identity"\ndropout = 0.5')))
+    assert cfg.model.dropout == 0.5
+    rows = train_lmu(cfg, tmp_path / "a", progress=False)
+    _same_rows(rows, train_lmu(cfg, tmp_path / "b", progress=False))
+    _same_weights(tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt")
+    one = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})})
+    train_lmu(one, tmp_path / "c", progress=False)
+    _same_rows(rows, train_lmu(cfg, tmp_path / "c", resume=True, progress=False))
+    _same_weights(tmp_path / "a" / "model.pt", tmp_path / "c" / "model.pt")
+
+
 def test_spiking_run_logs_dt_schedule_and_bits(tmp_path: Path) -> None:
     text = PARALLEL.replace("epochs = 2", "epochs = 3") + """
 [spiking]

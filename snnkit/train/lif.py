@@ -53,7 +53,7 @@ class NeuronParams(NamedTuple):
 
         The fields are plain Python floats, not the 0-d tensors of Norse's defaults: Norse's
         step then folds ``dt * tau_mem_inv`` into one scalar instead of running a tensor op per
-        step (the values, and every spike, are the same).
+        step (in float32 the values, and every spike, are the same as with the tensors).
         """
         return LIFParameters(
             tau_syn_inv=1.0 / self.tau_s,

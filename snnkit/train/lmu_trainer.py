@@ -215,6 +215,8 @@ def train_lmu(cfg: LmuConfig, out: str | Path, resume: bool = False, progress: b
     net = build_lmu_network(cfg).to(dev)
     t = cfg.train
     opt = torch.optim.Adam(net.parameters(), lr=t.lr, betas=t.betas, eps=t.eps)
+    # the global generator draws dropout masks: seeded here, restored from the checkpoint
+    torch.manual_seed(t.seed)
     state = load_checkpoint(out, net, opt, cfg) if resume else RunState()
     atomic_write_text(out / "config.toml", cfg.to_toml())
     n_train = len(train_split.indices)

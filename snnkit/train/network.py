@@ -171,13 +171,18 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
     # one op per step for the input: gain·current[t] + z (gain·lateralᵀ)
     lateral_t = None if lateral is None else lateral.T * gain
     x = torch.zeros_like(current[0])
-    out = []
+    # without autograd the spikes go straight into one tensor (no list of T steps to stack)
+    trains = None if torch.is_grad_enabled() else torch.empty_like(current)
+    steps = []
     for t in range(T):
         z, state = lif_step(x, state, params, norse_p)
-        out.append(z)
+        if trains is None:
+            steps.append(z)
+        else:
+            trains[t] = z
         x = current[t] * gain if lateral_t is None else torch.addmm(current[t], z, lateral_t,
                                                                     beta=gain)
-    return torch.stack(out)
+    return torch.stack(steps) if trains is None else trains
 
 
 def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "heaviside",

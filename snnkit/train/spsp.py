@@ -35,6 +35,7 @@ instead of a pair-wise time loop.  ``tests/test_train_spsp.py`` checks it agains
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import torch
 
@@ -50,17 +51,36 @@ def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
     ``V[t + 1]`` is the value after step ``t`` (time index shifted by one so that the
     "before anything" value 0 has a row of its own).
     """
+    return next(free_trace_chunks(spikes, params, spikes.shape[0] + 1))[1]
+
+
+def free_trace_chunks(spikes: torch.Tensor, params: NeuronParams, chunk: int
+                      ) -> Iterator[tuple[int, torch.Tensor]]:
+    """The rows of :func:`free_trace` ``chunk`` at a time: ``(t0, V[t0:t0 + chunk])``.
+
+    Only the recursion's state (ε and the last row) is carried between chunks, so a consumer
+    that uses each chunk and drops it needs O(chunk·B·N) memory instead of O(T·B·N).  Two tensor
+    ops per step: the trace is run as W = τ_s·V (W ← d_m W + ε) and each chunk scaled once.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk: expected a positive number of rows, got {chunk}")
     T = spikes.shape[0]
     ds, dm = 1.0 - 1.0 / params.tau_s, 1.0 - 1.0 / params.tau_m
-    # two tensor ops per step: the trace is run as τ_s·V (W ← d_m W + ε), scaled once at the end
     eps = torch.zeros_like(spikes[0])
-    out = torch.empty((T + 1, *spikes.shape[1:]), dtype=spikes.dtype, device=spikes.device)
-    out[0] = 0.0
-    out[1] = 0.0
-    for t in range(1, T):
-        torch.add(spikes[t - 1], eps, alpha=ds, out=eps)
-        torch.add(eps, out[t], alpha=dm, out=out[t + 1])
-    return out.mul_(1.0 / params.tau_s)
+    prev = torch.zeros_like(spikes[0])  # W of the row before the chunk
+    for t0 in range(0, T + 1, chunk):
+        t1 = min(t0 + chunk, T + 1)
+        out = torch.empty((t1 - t0, *spikes.shape[1:]), dtype=spikes.dtype,
+                          device=spikes.device)
+        for r in range(t0, t1):  # row r = t + 1 holds V after step t; rows 0 and 1 are 0
+            if r < 2:
+                out[r - t0] = 0.0
+            else:
+                torch.add(spikes[r - 2], eps, alpha=ds, out=eps)
+                torch.add(eps, prev, alpha=dm, out=out[r - t0])
+            prev = out[r - t0]
+        prev = prev.clone()
+        yield t0, out.mul_(1.0 / params.tau_s)
 
 
 def readout_entries(spikes: torch.Tensor, params: NeuronParams
@@ -111,12 +131,39 @@ def spsp(post: torch.Tensor, pre_trace: torch.Tensor, params: NeuronParams) -> t
     T1, B, n_pre = pre_trace.shape
     n_post = post.shape[2]
     t, neuron, vals = readout_entries(post, params)
-    crow = torch.zeros(B * n_post + 1, dtype=torch.int64, device=post.device)
+    matrix = _readout_csr(t, neuron, vals, B, n_post, T1)
+    return (matrix @ pre_trace.reshape(T1 * B, n_pre)).view(B, n_post, n_pre)
+
+
+def spsp_from_trains(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams,
+                     chunk: int = 64) -> torch.Tensor:
+    r""":func:`spsp` from the presynaptic *trains* (T, B, N_pre), the free traces made and
+    consumed ``chunk`` rows at a time (:func:`free_trace_chunks`):
+    :math:`E = \sum_c M_c^\top V_c` over row blocks :math:`c`.  Equal to
+    ``spsp(post, free_trace(pre, params), params)`` but the traces never exist whole, so the
+    memory does not grow with T (apart from the trains themselves).
+    """
+    B, n_pre = pre.shape[1], pre.shape[2]
+    n_post = post.shape[2]
+    t, neuron, vals = readout_entries(post, params)
+    e = torch.zeros((B * n_post, n_pre), dtype=pre.dtype, device=pre.device)
+    for t0, trace in free_trace_chunks(pre, params, chunk):
+        rows = len(trace)
+        keep = (t >= t0) & (t < t0 + rows)
+        matrix = _readout_csr(t[keep] - t0, neuron[keep], vals[keep], B, n_post, rows)
+        e.add_(matrix @ trace.reshape(rows * B, n_pre))
+    return e.view(B, n_post, n_pre)
+
+
+def _readout_csr(t: torch.Tensor, neuron: torch.Tensor, vals: torch.Tensor, B: int,
+                 n_post: int, rows: int) -> torch.Tensor:
+    """M as a block-diagonal CSR matrix (B·N_post, rows·B) from :func:`readout_entries`
+    (entries grouped by neuron, time non-decreasing within each: CSR's row order)."""
+    crow = torch.zeros(B * n_post + 1, dtype=torch.int64, device=vals.device)
     crow[1:] = torch.bincount(neuron, minlength=B * n_post).cumsum(0)
     cols = t * B + neuron // n_post
-    matrix = torch.sparse_csr_tensor(crow, cols, vals, (B * n_post, T1 * B),
-                                     check_invariants=False)
-    return (matrix @ pre_trace.reshape(T1 * B, n_pre)).view(B, n_post, n_pre)
+    return torch.sparse_csr_tensor(crow, cols, vals, (B * n_post, rows * B),
+                                   check_invariants=False)
 
 
 def spsp_reference(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams) -> torch.Tensor:

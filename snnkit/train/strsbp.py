@@ -65,7 +65,7 @@ import torch
 
 from snnkit.train.effect import weighted_post_derivative
 from snnkit.train.network import SpikingNet, forward
-from snnkit.train.spsp import free_trace, spsp
+from snnkit.train.spsp import spsp_from_trains
 
 ForwardFn = Callable[[SpikingNet, torch.Tensor], list[torch.Tensor]]
 
@@ -193,9 +193,6 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
         delta, loss = output_error(counts[-1], labels, opts)
         delta = delta * sample_weight[:, None]
         pre_trains = [spikes, *trains[:-1]]
-        # free traces depend on τ only: one per population, shared by the layers reading it
-        traces = [free_trace(s, net.params[min(k, net.n_layers - 1)])
-                  for k, s in enumerate([spikes, *trains])]
         grads: list[torch.Tensor | None] = [None] * net.n_layers
         rec_grads: dict[str, torch.Tensor] = {}
         for k in reversed(range(net.n_layers)):
@@ -207,12 +204,12 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
                 post = dead_target_spikes(post, labels, opts)
                 o_post = post.sum(0)
             o_pre = pre_trains[k].sum(0)
-            e = spsp(post, traces[k], p)
+            e = spsp_from_trains(post, pre_trains[k], p)
             d_hat = delta / p.v_th
             key = str(k)
             if key in net.recurrent:
                 grads[k], rec_grads[key], delta = _recurrent_backward(
-                    net, k, post, traces[k + 1], o_post, o_pre, e, d_hat, table, opts)
+                    net, k, post, trains[k], o_post, o_pre, e, d_hat, table, opts)
                 continue
             sigma = torch.ones_like(o_post)
             if opts.self_consistency:
@@ -220,7 +217,7 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
                 sigma = _away_from_zero(torch.where(o_post > 0, 1.0 - s, sigma), opts)
             coef = d_hat / sigma
             if k == net.n_layers - 1 and opts.lateral_factor and net.lateral(k) is not None:
-                e_lat = spsp(trains[k], traces[k + 1], p)
+                e_lat = spsp_from_trains(trains[k], trains[k], p)
                 w0 = float(-net.lateral_out[0, 1]) if net.n_out > 1 else 0.0
                 coef = coef * lateral_factor(e_lat, counts[k], labels, p.v_th, w0, opts)
             grads[k] = batch_mean(coef, e)
@@ -235,16 +232,17 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
     return StepResult(loss=loss, counts=counts[-1], spikes=total)
 
 
-def _recurrent_backward(net: SpikingNet, k: int, post: torch.Tensor, trace: torch.Tensor,
+def _recurrent_backward(net: SpikingNet, k: int, post: torch.Tensor, own: torch.Tensor,
                         o_post: torch.Tensor,
                         o_pre: torch.Tensor, e: torch.Tensor, d_hat: torch.Tensor,
                         table: torch.Tensor, opts: StrsbpOptions
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weight gradients (ff, recurrent) and the error for the layer below, via L y = δ̂."""
+    """Weight gradients (ff, recurrent) and the error for the layer below, via L y = δ̂
+    (``own``: the layer's spike trains, presynaptic to its lateral weights)."""
     p = net.params[k]
     w = net.weights[k]
     w_rec = net.lateral(k)
-    e_rec = spsp(post, trace, p)
+    e_rec = spsp_from_trains(post, own, p)
     n_max = table.shape[0]
     o_clamped = o_post.clamp(1, n_max)
     if opts.self_consistency:
