@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from snnkit.train.checkpoint import (
 from snnkit.train.config import TrainConfig
 from snnkit.train.data import load_dataset
 from snnkit.train.effect import effect_table
-from snnkit.train.encoding import encode_batch, prefetch
+from snnkit.train.encoding import encode_batch
 from snnkit.train.model import build_network, load_weights, save_model
 from snnkit.train.network import SpikingNet, forward
 from snnkit.train.parallel import my_slice, sync_gradients, world
@@ -100,10 +99,10 @@ def evaluate_split(net: SpikingNet, split: Split, cfg: TrainConfig, device: torc
     correct = spikes = 0.0
     mine = my_slice(split.indices)
     with progress_bar(len(mine), f"eval {split.name}", "sample", enabled=progress) as bar:
-        batches = [mine[start:start + batch_size] for start in range(0, len(mine), batch_size)]
-        encoded = prefetch(partial(encode_batch, split.images, idx, cfg.data.T, cfg.data.p_max,
-                                   cfg.data.seed, split.name, device=device) for idx in batches)
-        for idx, x in zip(batches, encoded, strict=True):
+        for start in range(0, len(mine), batch_size):
+            idx = mine[start:start + batch_size]
+            x = encode_batch(split.images, idx, cfg.data.T, cfg.data.p_max, cfg.data.seed,
+                             split.name, device=device)
             trains = (forward_fn or forward)(net, x)
             pred = trains[-1].sum(0).argmax(1).cpu().numpy()
             correct += float((pred == split.labels[idx]).sum())
@@ -183,16 +182,13 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
         with progress_bar(n_train, f"epoch {epoch + 1}/{cfg.train.epochs}", "sample",
                           enabled=progress and rank == 0, initial=min(state.position * B,
                                                                        n_train)) as bar:
-            batches = range(state.position, n_batches)
-            fresh = None if cfg.data.encoding == "fixed" else epoch
-            rows = [train_split.indices[my_slice(order[b * B:(b + 1) * B])] for b in batches]
-            encoded = prefetch(partial(encode_batch, train_split.images, idx, cfg.data.T,
-                                       cfg.data.p_max, cfg.data.seed, "train", fresh, device=dev)
-                               for idx in rows)
-            for b, x in zip(batches, encoded, strict=True):
+            for b in range(state.position, n_batches):
                 pos = order[b * B:(b + 1) * B]
                 mine = my_slice(pos)
                 idx = train_split.indices[mine]
+                x = encode_batch(train_split.images, idx, cfg.data.T, cfg.data.p_max,
+                                 cfg.data.seed, "train",
+                                 None if cfg.data.encoding == "fixed" else epoch, device=dev)
                 y = torch.as_tensor(train_split.labels[idx], device=dev)
                 w = torch.as_tensor(state.sample_weight[mine], dtype=torch.float32, device=dev)
                 if cfg.method == "st-rsbp":
