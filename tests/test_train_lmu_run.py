@@ -169,6 +169,31 @@ def test_dropout_run_is_reproducible_and_resumes_exactly(tmp_path: Path) -> None
     _same_weights(tmp_path / "a" / "model.pt", tmp_path / "c" / "model.pt")
 
 
+def test_clip_grad_norm_bounds_the_step_gradient(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.clip_grad_norm: every gradient Adam sees has global norm <= the limit."""
+    seen: list[float] = []
+    step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        seen.append(float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for g in grads]))))
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    cfg = load_lmu_config(_config(tmp_path, PARALLEL))
+    train_lmu(cfg, tmp_path / "free", progress=False)
+    free = list(seen)
+    limit = 0.5 * min(free)
+    seen.clear()
+    clipped = cfg.model_copy(update={"train": cfg.train.model_copy(
+        update={"clip_grad_norm": limit})})
+    train_lmu(clipped, tmp_path / "clipped", progress=False)
+    assert len(seen) == len(free) and max(free) > limit
+    assert max(seen) <= limit * (1 + 1e-5)
+
+
 def test_spiking_run_logs_dt_schedule_and_bits(tmp_path: Path) -> None:
     text = PARALLEL.replace("epochs = 2", "epochs = 3") + """
 [spiking]
@@ -200,6 +225,7 @@ dt_end = 1.0
     ("spiking.dt_end=2.0", "spiking.dt_end"),
     ("model.nonlinearity=sigmoid", "model.nonlinearity"),
     ("model.dropout=1.0", "model.dropout"),
+    ("train.clip_grad_norm=0", "train.clip_grad_norm"),
 ])
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, override: str, field: str) -> None:
     text = PARALLEL + "[spiking]\nenabled = true\n"

@@ -10,7 +10,7 @@ One :class:`LmuConfig` per run (TOML under ``models/``, e.g. ``models/lmu_psmnis
     [spiking]  enabled, layers (["hidden"]), amplitude, initial ("zeros" | "uniform"),
                gradient ("activation" | "clipped_relu"), max_rate, schedule ("geometric" |
                "linear"), dt_start, dt_end, per ("epoch" | "step"), schedule_length, seed
-    [train]    epochs, batch_size, lr, betas, eps, seed, checkpoint_minutes
+    [train]    epochs, batch_size, lr, betas, eps, clip_grad_norm, seed, checkpoint_minutes
 
 **Spiking criterion.**  The hidden units become :class:`snnkit.train.quantize.SigmaDeltaQuantizer`
 of the base nonlinearity; their time step ``dt`` follows the schedule from ``dt_start`` (large:
@@ -84,6 +84,9 @@ class LmuTrainConfig(_Table):
     lr: float = Field(1e-3, gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-7, gt=0, description="Adam ε (Keras' default, as the paper)")
+    clip_grad_norm: float | None = Field(
+        None, gt=0, description="rescale the gradient when its global L2 norm exceeds this "
+        "(torch.nn.utils.clip_grad_norm_; None: off)")
     checkpoint_minutes: float = Field(10.0, gt=0)
     seed: int = Field(0, description="seed of the epoch order")
 

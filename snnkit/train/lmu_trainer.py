@@ -241,6 +241,8 @@ def train_lmu(cfg: LmuConfig, out: str | Path, resume: bool = False, progress: b
                 opt.zero_grad(set_to_none=True)
                 (loss / len(idx)).backward()
                 finite_or_fail(net, f"epoch {epoch + 1}, batch {b + 1}", out)
+                if t.clip_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(net.parameters(), t.clip_grad_norm)
                 opt.step()
                 sums = state.sums
                 sums["loss"] += float(loss.detach())
