@@ -8,8 +8,8 @@ ST-RSBP's sparse S-PSPs pay for), runs one warm-up step and then ``--steps`` tim
 (encoding included, as in the trainer).  Reported: training samples per second and peak resident
 memory above the process's level before the first step (``ru_maxrss``).
 
-The epoch projection runs one epoch of the trainer itself (``snnkit.train.trainer.train``, with its
-prefetched encoding) at T = 400 on ``--epoch-samples`` training images and scales to 60,000,
+The epoch projection runs one epoch of the trainer itself (``snnkit.train.trainer.train``,
+encoding, boost and all) at T = 400 on ``--epoch-samples`` training images and scales to 60,000,
 against the 934 s per epoch of the official CUDA code on a Titan Xp (batch 1; its
 Fashion-MNIST log).
 
@@ -80,7 +80,7 @@ def worker(method: str, T: int, batch: int, steps: int, weights: str | None) -> 
 
 
 def epoch_worker(samples: int, weights: str | None) -> dict:
-    """One epoch of the real trainer (``snnkit.train.trainer.train``: encoding prefetched, boost,
+    """One epoch of the real trainer (``snnkit.train.trainer.train``: encoding, boost,
     checkpoint logic) on the first ``samples`` training images; its logged training seconds."""
     import tempfile
 

@@ -37,4 +37,3 @@ def encode_batch(images: np.ndarray, indices: np.ndarray, T: int, p_max: float, 
         gen = torch.Generator().manual_seed(sample_seed(seed, split, int(index), epoch))
         out[:, b:b + 1] = rate_encode(images[index][None], T, gen, p_max=p_max)
     return out.to(device)
-
