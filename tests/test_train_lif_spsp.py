@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snnkit.train.lif import NeuronParams, reference_lif
-from snnkit.train.network import layer_forward
+from snnkit.train.lif import NeuronParams, compiled_lif_step, reference_lif
+from snnkit.train.network import SpikingNet, compiled_forward, forward, layer_forward, parse_layers
 from snnkit.train.spsp import free_trace, spsp, spsp_from_trains, spsp_reference
 
 
@@ -31,6 +31,45 @@ def test_norse_forward_equals_paper_recursion(refractory: int, lateral: bool) ->
     ref = reference_lif(current, params, lat)
     assert fast.sum() > 100  # the layer is active
     assert torch.equal(fast, ref)
+
+
+def test_compiled_step_gives_the_same_spikes() -> None:
+    """torch.compile'd LIF steps: the paper's recursion spike for spike, and the eager forward
+    pass of a whole recurrent network for two batch sizes (one dynamic-shape kernel)."""
+    params = NeuronParams(tau_m=64.0, tau_s=8.0, v_th=4.0, refractory=2)
+    current = _random_inputs(300, 3, 12, seed=2, scale=6.0)
+    g = torch.Generator().manual_seed(7)
+    lat = (torch.rand(12, 12, generator=g, dtype=torch.float64) * 2 - 1) * 4.0
+    lat.fill_diagonal_(0.0)
+    with torch.no_grad():
+        fast = layer_forward(current, params, lat, step=compiled_lif_step())
+    assert fast.sum() > 100
+    assert torch.equal(fast, reference_lif(current, params, lat))
+    layers = parse_layers("40-R30")
+    net = SpikingNet(50, layers, 5, [NeuronParams(v_th=v) for v in (2.0, 2.0, 1.5)], seed=1)
+    for batch in (4, 3):
+        spikes = (torch.rand(120, batch, 50, generator=g) < 0.2).float()
+        with torch.no_grad():
+            eager = forward(net, spikes)
+        compiled = compiled_forward(net, spikes)
+        assert all(t.sum() > 0 for t in eager)
+        for a, b in zip(compiled, eager, strict=True):
+            assert torch.equal(a, b)
+
+
+def test_compiled_step_falls_back_when_compiling_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kw: object) -> object:
+        def run(*_a: object) -> None:
+            raise RuntimeError("no C++ compiler\nmore detail")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    step = compiled_lif_step.__wrapped__()
+    params = NeuronParams(tau_m=64.0, tau_s=8.0, v_th=4.0, refractory=2)
+    current = _random_inputs(50, 2, 12, seed=1, scale=6.0)
+    with pytest.warns(RuntimeWarning, match=r"failed \(RuntimeError: no C\+\+ compiler\); running"):
+        fast = layer_forward(current, params, step=step)
+    assert torch.equal(fast, layer_forward(current, params))
 
 
 @pytest.mark.parametrize("refractory", [0, 2])

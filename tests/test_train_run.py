@@ -81,6 +81,22 @@ def test_outputs_and_evaluate_reproduce_logged_accuracy(tmp_path: Path) -> None:
     assert line["accuracy"] == pytest.approx(rows[-1]["test_accuracy"], abs=1e-9)
 
 
+def test_time_budget_stops_mid_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    step = trainer.strsbp_step
+
+    def counted(*args, **kw):
+        calls.append(1)
+        return step(*args, **kw)
+
+    monkeypatch.setattr(trainer, "strsbp_step", counted)
+    cfg = load_train_config(_config(tmp_path), ["train.max_minutes=1e-9"])
+    rows = train(cfg, tmp_path / "run", progress=False)
+    assert len(calls) == 1  # one batch of the 6 in an epoch, then the budget is spent
+    assert [r["epoch"] for r in rows] == [1]
+    assert (tmp_path / "run" / "model.pt").exists()
+
+
 def test_resume_after_kill_gives_the_same_weights(tmp_path: Path) -> None:
     cfg_path = _config(tmp_path, TINY.replace("checkpoint_minutes = 10.0",
                                               "checkpoint_minutes = 0.0001"))
@@ -191,3 +207,10 @@ def test_unknown_dataset_for_evaluate(tmp_path: Path) -> None:
     res = _cli("evaluate", str(out / "model.pt"), "--dataset", "fashon-mnist", "-q")
     assert res.returncode == 2 and "fashion-mnist" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["strsbp_fmnist", "strsbp_mnist", "bptt_fmnist"])
+def test_paper_configs_load(name: str) -> None:
+    cfg = load_train_config(ROOT / "models" / f"{name}.toml")
+    assert cfg.network.layers == "400-R400" and cfg.data.T == 400
+    assert cfg.method == ("bptt" if name.startswith("bptt") else "st-rsbp")

@@ -6,7 +6,8 @@ One :class:`TrainConfig` per run, in tables::
     [data]     dataset, T, p_max, holdout, n_train, n_test, encoding, seed
     [network]  layers ("400-R400"), recurrent, v_th (one per layer, output last), tau_m, tau_s,
                refractory, inhibition, init_scale, seed
-    [train]    epochs, batch_size, lr, lr_schedule, betas, eps, boost, checkpoint_minutes
+    [train]    epochs, batch_size, lr, lr_schedule, betas, eps, boost, checkpoint_minutes,
+               compile, max_minutes
     [strsbp]   the switches of :class:`snnkit.train.strsbp.StrsbpOptions`
     [bptt]     surrogate, alpha, loss
 
@@ -79,6 +80,10 @@ class TrainLoopConfig(_Table):
     eps: float = Field(1e-8, gt=0)
     boost: bool = True
     checkpoint_minutes: float = Field(10.0, gt=0)
+    compile: bool = Field(False, description="ST-RSBP: run the forward pass's LIF steps compiled "
+                          "(torch.compile; same spikes, faster; ~30 s to compile once)")
+    max_minutes: float | None = Field(None, gt=0, description="stop after this much training "
+                                      "time (evaluation excluded), mid-epoch if need be")
     init: str | None = Field(None, description="start from this model file's weights")
     seed: int = 0
 

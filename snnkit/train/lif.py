@@ -26,6 +26,9 @@ direct loop over the paper's equations) spike for spike.
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -99,6 +102,43 @@ def lif_step(x: torch.Tensor, state: LIFState, params: NeuronParams,
     # a spiking neuron was not refractory (counter 0): new counter = max(c − 1, 0) + n_ref·z
     refrac = (state.refrac - 1).clamp_(min=0).add_(z, alpha=params.refractory)
     return z, LIFState(new.v.masked_fill_(blocked, 0.0), new.i, refrac)
+
+
+StepFn = Callable[[torch.Tensor, LIFState, NeuronParams, LIFParameters],
+                  tuple[torch.Tensor, LIFState]]
+
+
+@functools.cache
+def compiled_lif_step() -> StepFn:
+    """:func:`lif_step` compiled by ``torch.compile`` (inductor), for forward passes without
+    autograd.
+
+    One step is ~20 element-wise tensor ops (Norse's ~14 plus the refractory clamp); on CPU
+    with (32 × 400) tensors each costs a few µs of dispatch, so the per-step overhead, not the
+    arithmetic, bounds the forward pass.  Inductor fuses the step into one generated C++ loop
+    (CUDA: one Triton kernel) with the same float operations in the same order, so the spikes
+    are those of :func:`lif_step` (``tests/test_train_lif_spsp.py`` compares them).  The first
+    call compiles (tens of seconds on a cold cache; inductor caches the kernel on disk),
+    ``dynamic=True`` keeps one kernel for every batch size.  Needs a C++ compiler: if
+    compiling fails the step falls back to :func:`lif_step` with a warning.
+    """
+    compiled = torch.compile(lif_step, dynamic=True)
+    failed = False
+
+    def step(x: torch.Tensor, state: LIFState, params: NeuronParams,
+             norse_params: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+        nonlocal failed
+        if not failed:
+            try:
+                return compiled(x, state, params, norse_params)
+            except Exception as exc:  # any compiler failure: run eagerly
+                failed = True
+                warnings.warn(f"torch.compile of the LIF step failed ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}); running it "
+                              "uncompiled", RuntimeWarning, stacklevel=2)
+        return lif_step(x, state, params, norse_params)
+
+    return step
 
 
 def reference_lif(inputs: torch.Tensor, params: NeuronParams,

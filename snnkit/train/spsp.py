@@ -132,9 +132,10 @@ def spsp(post: torch.Tensor, pre_trace: torch.Tensor, params: NeuronParams) -> t
     n_post = post.shape[2]
     t, neuron, vals = readout_entries(post, params)
     matrix = _readout_csr(t, neuron, vals, B, n_post, T1)
-    e = torch.zeros((B * n_post, n_pre), dtype=pre_trace.dtype, device=pre_trace.device)
-    # addmm_ into zeros: 3-4x faster on CPU than ``matrix @ trace`` (MKL, torch 2.13)
-    return e.addmm_(matrix, pre_trace.reshape(T1 * B, n_pre)).view(B, n_post, n_pre)
+    e = torch.empty((B * n_post, n_pre), dtype=pre_trace.dtype, device=pre_trace.device)
+    # addmm_ with beta = 0 (e's contents ignored, no zero fill): 3-4x faster on CPU than
+    # ``matrix @ trace`` (MKL, torch 2.13)
+    return e.addmm_(matrix, pre_trace.reshape(T1 * B, n_pre), beta=0.0).view(B, n_post, n_pre)
 
 
 def spsp_from_trains(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams,
@@ -148,12 +149,13 @@ def spsp_from_trains(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams
     B, n_pre = pre.shape[1], pre.shape[2]
     n_post = post.shape[2]
     t, neuron, vals = readout_entries(post, params)
-    e = torch.zeros((B * n_post, n_pre), dtype=pre.dtype, device=pre.device)
+    e = torch.empty((B * n_post, n_pre), dtype=pre.dtype, device=pre.device)
     for t0, trace in free_trace_chunks(pre, params, chunk):
         rows = len(trace)
         keep = (t >= t0) & (t < t0 + rows)
         matrix = _readout_csr(t[keep] - t0, neuron[keep], vals[keep], B, n_post, rows)
-        e.addmm_(matrix, trace.reshape(rows * B, n_pre))  # in place: no product temporary
+        # in place, no product temporary; the first block overwrites (beta = 0: no zero fill)
+        e.addmm_(matrix, trace.reshape(rows * B, n_pre), beta=0.0 if t0 == 0 else 1.0)
     return e.view(B, n_post, n_pre)
 
 

@@ -51,7 +51,7 @@ from snnkit.train.data import load_dataset
 from snnkit.train.effect import effect_table
 from snnkit.train.encoding import encode_batch
 from snnkit.train.model import build_network, load_weights, save_model
-from snnkit.train.network import SpikingNet, forward
+from snnkit.train.network import SpikingNet, compiled_forward, forward
 from snnkit.train.parallel import my_slice, sync_gradients, world
 from snnkit.train.strsbp import ForwardFn, StrsbpOptions, strsbp_step
 
@@ -148,6 +148,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     torch.manual_seed(cfg.train.seed)
     if forward_fn is not None and cfg.method != "st-rsbp":
         raise SnnkitError(f"method: a replaced forward pass needs st-rsbp, got {cfg.method}")
+    if cfg.train.compile and forward_fn is None and cfg.method == "st-rsbp":
+        forward_fn = compiled_forward
     net = build_network(cfg.network)
     if cfg.train.init and not resume:
         load_weights(net, cfg.train.init)
@@ -206,6 +208,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                 n = max(state.sums["n"], 1)
                 bar.set_postfix(loss=f"{state.sums['loss'] / n:.1f}",
                                 acc=f"{1 - state.sums['wrong'] / n:.3f}", refresh=False)
+                if budget_spent(state, t_epoch, cfg.train.max_minutes):
+                    break
                 if time.monotonic() - last_save > 60 * cfg.train.checkpoint_minutes:
                     state.epoch_seconds += time.monotonic() - t_epoch
                     t_epoch = time.monotonic()
@@ -214,7 +218,17 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
         state.epoch_seconds += time.monotonic() - t_epoch
         _finish_epoch(state, net, opt, cfg, splits, dev, out, progress, epoch, forward_fn)
         last_save = time.monotonic()
+        if budget_spent(state, time.monotonic(), cfg.train.max_minutes):
+            break
     return state.metrics
+
+
+def budget_spent(state: RunState, t_epoch: float, max_minutes: float | None) -> bool:
+    """Whether the run's training time (evaluation excluded) has reached ``max_minutes``
+    (the wall-time budget of ``train.max_minutes``; the epoch in progress then ends early)."""
+    if max_minutes is None:
+        return False
+    return state.elapsed + state.epoch_seconds + time.monotonic() - t_epoch >= 60 * max_minutes
 
 
 def _accumulate(sums: dict[str, float], loss: torch.Tensor, wrong: np.ndarray,
