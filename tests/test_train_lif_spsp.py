@@ -6,8 +6,22 @@ import pytest
 import torch
 
 from snnkit.train.lif import NeuronParams, compiled_lif_step, reference_lif
-from snnkit.train.network import SpikingNet, compiled_forward, forward, layer_forward, parse_layers
-from snnkit.train.spsp import free_trace, spsp, spsp_from_trains, spsp_reference
+from snnkit.train.network import (
+    SPARSE_DRIVE_MIN_WIDTH,
+    SpikingNet,
+    compiled_forward,
+    drive,
+    forward,
+    layer_forward,
+    parse_layers,
+)
+from snnkit.train.spsp import (
+    free_trace,
+    spsp,
+    spsp_from_trains,
+    spsp_reference,
+    spsp_shared_pre,
+)
 
 
 def _random_inputs(T: int, B: int, N: int, seed: int, scale: float) -> torch.Tensor:
@@ -31,6 +45,18 @@ def test_norse_forward_equals_paper_recursion(refractory: int, lateral: bool) ->
     ref = reference_lif(current, params, lat)
     assert fast.sum() > 100  # the layer is active
     assert torch.equal(fast, ref)
+
+
+@pytest.mark.parametrize("width", [SPARSE_DRIVE_MIN_WIDTH - 1, SPARSE_DRIVE_MIN_WIDTH + 50])
+def test_sparse_drive_equals_the_dense_product(width: int) -> None:
+    g = torch.Generator().manual_seed(width)
+    pre = (torch.rand(90, 6, 130, generator=g) < 0.05).float()
+    w = torch.randn(width, 130, generator=g)
+    with torch.no_grad():
+        fast = drive(pre, w)
+    assert fast.shape == (90, 6, width)
+    torch.testing.assert_close(fast, pre @ w.T, rtol=1e-5, atol=1e-5)
+    assert drive(pre, w.requires_grad_()).requires_grad  # autograd: the dense product
 
 
 def test_compiled_step_gives_the_same_spikes() -> None:
@@ -98,3 +124,17 @@ def test_fast_spsp_equals_pair_recursion(refractory: int) -> None:
     for chunk in (1, 2, 7, 64, 121, 500):
         torch.testing.assert_close(spsp_from_trains(post, pre, params, chunk), ref,
                                    rtol=1e-10, atol=1e-10)
+
+
+def test_shared_traces_give_each_layer_its_own_spsp() -> None:
+    g = torch.Generator().manual_seed(11)
+    pre = (torch.rand(90, 2, 6, generator=g) < 0.2).double()
+    a = NeuronParams(tau_m=16.0, tau_s=4.0, v_th=1.0, refractory=0)
+    b = NeuronParams(tau_m=16.0, tau_s=4.0, v_th=3.0, refractory=0)
+    post_a = (torch.rand(90, 2, 3, generator=g) < 0.1).double()
+    post_b = (torch.rand(90, 2, 5, generator=g) < 0.1).double()
+    e_a, e_b = spsp_shared_pre([(post_a, a), (post_b, b)], pre, chunk=16)
+    torch.testing.assert_close(e_a, spsp_reference(post_a, pre, a), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(e_b, spsp_reference(post_b, pre, b), rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="share tau_s and tau_m"):
+        spsp_shared_pre([(post_a, a), (post_b, b._replace(tau_m=20.0))], pre)

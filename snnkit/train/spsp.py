@@ -146,17 +146,31 @@ def spsp_from_trains(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams
     ``spsp(post, free_trace(pre, params), params)`` but the traces never exist whole, so the
     memory does not grow with T (apart from the trains themselves).
     """
+    return spsp_shared_pre([(post, params)], pre, chunk)[0]
+
+
+def spsp_shared_pre(posts: list[tuple[torch.Tensor, NeuronParams]], pre: torch.Tensor,
+                    chunk: int = 64) -> list[torch.Tensor]:
+    """:func:`spsp_from_trains` for several postsynaptic layers (trains, params) fed by the same
+    presynaptic trains, e.g. a recurrent layer's own trains, presynaptic to its lateral weights
+    and to the layer above: the free traces are made once.  The layers must share τ_s and τ_m
+    (the traces depend on nothing else); each readout uses its own refractory steps."""
+    params = posts[0][1]
+    if any((p.tau_s, p.tau_m) != (params.tau_s, params.tau_m) for _, p in posts):
+        raise ValueError("spsp_shared_pre: the postsynaptic layers must share tau_s and tau_m")
     B, n_pre = pre.shape[1], pre.shape[2]
-    n_post = post.shape[2]
-    t, neuron, vals = readout_entries(post, params)
-    e = torch.empty((B * n_post, n_pre), dtype=pre.dtype, device=pre.device)
+    readouts = [(readout_entries(post, p), post.shape[2]) for post, p in posts]
+    es = [torch.empty((B * n_post, n_pre), dtype=pre.dtype, device=pre.device)
+          for _, n_post in readouts]
     for t0, trace in free_trace_chunks(pre, params, chunk):
         rows = len(trace)
-        keep = (t >= t0) & (t < t0 + rows)
-        matrix = _readout_csr(t[keep] - t0, neuron[keep], vals[keep], B, n_post, rows)
-        # in place, no product temporary; the first block overwrites (beta = 0: no zero fill)
-        e.addmm_(matrix, trace.reshape(rows * B, n_pre), beta=0.0 if t0 == 0 else 1.0)
-    return e.view(B, n_post, n_pre)
+        flat = trace.reshape(rows * B, n_pre)
+        for e, ((t, neuron, vals), n_post) in zip(es, readouts, strict=True):
+            keep = (t >= t0) & (t < t0 + rows)
+            matrix = _readout_csr(t[keep] - t0, neuron[keep], vals[keep], B, n_post, rows)
+            # in place, no product temporary; the first block overwrites (beta = 0: no zero fill)
+            e.addmm_(matrix, flat, beta=0.0 if t0 == 0 else 1.0)
+    return [e.view(B, n_post, n_pre) for e, (_, n_post) in zip(es, readouts, strict=True)]
 
 
 def _readout_csr(t: torch.Tensor, neuron: torch.Tensor, vals: torch.Tensor, B: int,

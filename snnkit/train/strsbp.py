@@ -64,8 +64,9 @@ from dataclasses import dataclass
 import torch
 
 from snnkit.train.effect import weighted_post_derivative
+from snnkit.train.lif import NeuronParams
 from snnkit.train.network import SpikingNet, forward
-from snnkit.train.spsp import spsp_from_trains
+from snnkit.train.spsp import spsp_from_trains, spsp_shared_pre
 
 ForwardFn = Callable[[SpikingNet, torch.Tensor], list[torch.Tensor]]
 
@@ -195,6 +196,7 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
         pre_trains = [spikes, *trains[:-1]]
         grads: list[torch.Tensor | None] = [None] * net.n_layers
         rec_grads: dict[str, torch.Tensor] = {}
+        own_e: dict[int, torch.Tensor] = {}  # S-PSPs of recurrent layers' lateral weights
         for k in reversed(range(net.n_layers)):
             p = net.params[k]
             w = net.weights[k]
@@ -204,12 +206,22 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
                 post = dead_target_spikes(post, labels, opts)
                 o_post = post.sum(0)
             o_pre = pre_trains[k].sum(0)
-            e = spsp_from_trains(post, pre_trains[k], p)
+            below = k - 1
+            if str(below) in net.recurrent and _same_traces(p, net.params[below]):
+                # the layer below is recurrent: its trains feed this layer and its own lateral
+                # weights, so both S-PSPs come from one pass over its free traces
+                e, own_e[below] = spsp_shared_pre([(post, p), (trains[below], net.params[below])],
+                                                  pre_trains[k])
+            else:
+                e = spsp_from_trains(post, pre_trains[k], p)
             d_hat = delta / p.v_th
             key = str(k)
             if key in net.recurrent:
+                e_rec = own_e.pop(k, None)
+                if e_rec is None:
+                    e_rec = spsp_from_trains(post, trains[k], p)
                 grads[k], rec_grads[key], delta = _recurrent_backward(
-                    net, k, post, trains[k], o_post, o_pre, e, d_hat, table, opts)
+                    net, k, o_post, o_pre, e, e_rec, d_hat, table, opts)
                 continue
             sigma = torch.ones_like(o_post)
             if opts.self_consistency:
@@ -232,17 +244,20 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
     return StepResult(loss=loss, counts=counts[-1], spikes=total)
 
 
-def _recurrent_backward(net: SpikingNet, k: int, post: torch.Tensor, own: torch.Tensor,
-                        o_post: torch.Tensor,
-                        o_pre: torch.Tensor, e: torch.Tensor, d_hat: torch.Tensor,
-                        table: torch.Tensor, opts: StrsbpOptions
+def _same_traces(a: NeuronParams, b: NeuronParams) -> bool:
+    """Whether two layers' S-PSPs can share free traces (same synaptic and membrane τ)."""
+    return (a.tau_s, a.tau_m) == (b.tau_s, b.tau_m)
+
+
+def _recurrent_backward(net: SpikingNet, k: int, o_post: torch.Tensor,
+                        o_pre: torch.Tensor, e: torch.Tensor, e_rec: torch.Tensor,
+                        d_hat: torch.Tensor, table: torch.Tensor, opts: StrsbpOptions
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Weight gradients (ff, recurrent) and the error for the layer below, via L y = δ̂
-    (``own``: the layer's spike trains, presynaptic to its lateral weights)."""
+    (``e``: S-PSPs of the feed-forward weights, ``e_rec``: of the lateral weights)."""
     p = net.params[k]
     w = net.weights[k]
     w_rec = net.lateral(k)
-    e_rec = spsp_from_trains(post, own, p)
     n_max = table.shape[0]
     o_clamped = o_post.clamp(1, n_max)
     if opts.self_consistency:
