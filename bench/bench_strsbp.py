@@ -5,8 +5,9 @@ Bernoulli encoding, mini-batches of 32, Adam.  For each method and T in {50, 100
 fresh process (so that peak memory is its own) loads the data, builds the network (optionally
 with trained weights, ``--weights``: a trained network spikes more than a fresh one, which is what
 ST-RSBP's sparse S-PSPs pay for), runs one warm-up step and then ``--steps`` timed training steps
-(encoding included, as in the trainer).  Reported: training samples per second and peak resident
-memory above the process's level before the first step (``ru_maxrss``).
+(encoding included, as in the trainer; ST-RSBP's forward compiled when the config's
+``train.compile`` is on, as the trainer does).  Reported: training samples per second and peak
+resident memory above the process's level before the first step (``ru_maxrss``).
 
 The epoch projection runs one epoch of the trainer itself (``snnkit.train.trainer.train``,
 encoding, boost and all) at T = 400 on ``--epoch-samples`` training images and scales to 60,000,
@@ -49,6 +50,7 @@ def worker(method: str, T: int, batch: int, steps: int, weights: str | None) -> 
     from snnkit.train.effect import effect_table
     from snnkit.train.encoding import encode_batch
     from snnkit.train.model import build_network, load_model
+    from snnkit.train.network import compiled_forward
     from snnkit.train.strsbp import StrsbpOptions, strsbp_step
 
     cfg = load_train_config(CONFIG, [f"data.T={T}"])
@@ -57,6 +59,11 @@ def worker(method: str, T: int, batch: int, steps: int, weights: str | None) -> 
     opt = torch.optim.Adam(net.parameters(), lr=cfg.train.lr)
     table = torch.as_tensor(effect_table(net.params[0], T), dtype=torch.float32)
     opts = StrsbpOptions()
+    # as the trainer: ST-RSBP's forward compiled when the config says so (compiled here, before
+    # the memory baseline and the clock)
+    fwd = compiled_forward if method == "st-rsbp" and cfg.train.compile else None
+    if fwd is not None:
+        fwd(net, torch.zeros(2, batch, net.n_in))
     base = _rss_mb()
 
     def step(i: int) -> None:
@@ -65,7 +72,7 @@ def worker(method: str, T: int, batch: int, steps: int, weights: str | None) -> 
         y = torch.as_tensor(data.labels[idx])
         w = torch.ones(batch)
         if method == "st-rsbp":
-            strsbp_step(net, x, y, w, table, opts)
+            strsbp_step(net, x, y, w, table, opts, fwd)
         else:
             bptt_step(net, x, y, w, cfg.bptt, opts)
         opt.step()
@@ -109,7 +116,7 @@ def main() -> None:
     parser.add_argument("--weights", help="start from a trained model file (both methods)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=4, help="timed steps per (method, T)")
-    parser.add_argument("--epoch-samples", type=int, default=1280)
+    parser.add_argument("--epoch-samples", type=int, default=3200)
     parser.add_argument("--T", type=int, nargs="+", default=[50, 100, 200, 400])
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
@@ -147,7 +154,8 @@ def main() -> None:
 
 Command: `python bench/bench_strsbp.py{' --weights ' + args.weights if args.weights else ''}`
 (snnkit {git_rev()}; {machine()}); {start}; {args.steps} timed steps per cell, encoding
-included; memory is the peak resident set above the process's level before training.
+included; ST-RSBP's forward pass compiled as the config says (`train.compile`, compiled before
+the clock starts); memory is the peak resident set above the process's level before training.
 
 | T | ST-RSBP samples/s | ST-RSBP peak MB | BPTT samples/s | BPTT peak MB | ST-RSBP speed-up |
 |---|---|---|---|---|---|

@@ -90,7 +90,7 @@ def test_time_budget_stops_mid_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return step(*args, **kw)
 
     monkeypatch.setattr(trainer, "strsbp_step", counted)
-    cfg = load_train_config(_config(tmp_path), ["train.max_minutes=1e-9"])
+    cfg = load_train_config(_config(tmp_path), ["train.max_minutes=1e-9", "train.compile=true"])
     rows = train(cfg, tmp_path / "run", progress=False)
     assert len(calls) == 1  # one batch of the 6 in an epoch, then the budget is spent
     assert [r["epoch"] for r in rows] == [1]

@@ -80,8 +80,9 @@ class TrainLoopConfig(_Table):
     eps: float = Field(1e-8, gt=0)
     boost: bool = True
     checkpoint_minutes: float = Field(10.0, gt=0)
-    compile: bool = Field(False, description="ST-RSBP: run the forward pass's LIF steps compiled "
-                          "(torch.compile; same spikes, faster; ~30 s to compile once)")
+    compile: bool = Field(False, description="run the forward passes without autograd (ST-RSBP "
+                          "training, evaluation) with compiled LIF steps (torch.compile; same "
+                          "spikes, faster; ~30 s to compile once)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this much training "
                                       "time (evaluation excluded), mid-epoch if need be")
     init: str | None = Field(None, description="start from this model file's weights")

@@ -148,8 +148,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
     torch.manual_seed(cfg.train.seed)
     if forward_fn is not None and cfg.method != "st-rsbp":
         raise SnnkitError(f"method: a replaced forward pass needs st-rsbp, got {cfg.method}")
-    if cfg.train.compile and forward_fn is None and cfg.method == "st-rsbp":
-        forward_fn = compiled_forward
+    eval_fn = forward_fn  # the forward pass of evaluation
+    if cfg.train.compile and forward_fn is None:
+        eval_fn = compiled_forward
+        forward_fn = compiled_forward if cfg.method == "st-rsbp" else None
     net = build_network(cfg.network)
     if cfg.train.init and not resume:
         load_weights(net, cfg.train.init)
@@ -173,6 +175,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                                 dtype=torch.float32, device=dev)
     B = cfg.train.batch_size
     n_batches = math.ceil(n_train / B)
+    if eval_fn is compiled_forward:  # compile now, not on the epoch's clock
+        compiled_forward(net, torch.zeros(2, B, net.n_in, device=dev))
     last_save = time.monotonic()
     for epoch in range(state.epoch, cfg.train.epochs):
         for group in opt.param_groups:
@@ -216,7 +220,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                     save_checkpoint(out, net, opt, cfg, state)
                     last_save = time.monotonic()
         state.epoch_seconds += time.monotonic() - t_epoch
-        _finish_epoch(state, net, opt, cfg, splits, dev, out, progress, epoch, forward_fn)
+        _finish_epoch(state, net, opt, cfg, splits, dev, out, progress, epoch, eval_fn)
         last_save = time.monotonic()
         if budget_spent(state, time.monotonic(), cfg.train.max_minutes):
             break
