@@ -4,6 +4,9 @@ Same network, encoding, output targets and regulariser as ST-RSBP; only the grad
 The forward pass (:func:`snnkit.train.network.forward`) runs with Norse's SuperSpike threshold,
 whose backward pass replaces :math:`\partial z/\partial v = \delta(v - V_{th})` by
 :math:`1/(\alpha|v - V_{th}| + 1)^2`, and autograd unrolls all T steps (memory grows with T).
+By default no gradient flows through the reset (``detach_reset``, Norse's recurrent-LIF
+convention; see :func:`snnkit.train.lif.lif_step`): with it, a fresh 400-R400 network's
+gradients overflow float32 at T = 400.
 
 Losses on the output counts :math:`o_k = \sum_t z_k(t)`:
 
@@ -18,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from snnkit.train.config import BpttConfig
+from snnkit.train.lif import lif_step, lif_step_detached_reset
 from snnkit.train.network import SpikingNet, forward
 from snnkit.train.strsbp import StepResult, StrsbpOptions, output_error, regulariser
 
@@ -26,7 +30,8 @@ def bptt_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
               sample_weight: torch.Tensor, cfg: BpttConfig, opts: StrsbpOptions) -> StepResult:
     """Forward with autograd, backward through time; sets ``.grad`` like :func:`strsbp_step`."""
     net.zero_grad(set_to_none=True)
-    trains = forward(net, spikes, method="super", alpha=cfg.alpha)
+    step = lif_step_detached_reset if cfg.detach_reset else lif_step
+    trains = forward(net, spikes, method="super", alpha=cfg.alpha, step=step)
     counts = trains[-1].sum(0)
     if cfg.loss == "count_mse":
         with torch.no_grad():

@@ -9,7 +9,7 @@ One :class:`TrainConfig` per run, in tables::
     [train]    epochs, batch_size, lr, lr_schedule, betas, eps, boost, checkpoint_minutes,
                compile, max_minutes
     [strsbp]   the switches of :class:`snnkit.train.strsbp.StrsbpOptions`
-    [bptt]     surrogate, alpha, loss
+    [bptt]     alpha, detach_reset, loss
 
 Every mistake is a one-line :class:`snnkit.errors.ConfigError` naming the dotted key.
 """
@@ -106,6 +106,8 @@ class StrsbpConfig(_Table):
 
 class BpttConfig(_Table):
     alpha: float = Field(100.0, gt=0, description="SuperSpike surrogate sharpness")
+    detach_reset: bool = Field(True, description="no gradient through the reset (as Norse's "
+                               "recurrent LIF step; keeps BPTT's gradients finite)")
     loss: Literal["count_mse", "cross_entropy"] = "count_mse"
 
 

@@ -84,24 +84,42 @@ def initial_state(shape: tuple[int, ...], device: torch.device | str | None = No
 
 
 def lif_step(x: torch.Tensor, state: LIFState, params: NeuronParams,
-             norse_params: LIFParameters) -> tuple[torch.Tensor, LIFState]:
-    """One step: Norse's LIF step with the refractory clamp around it.
+             norse_params: LIFParameters, detach_reset: bool = False
+             ) -> tuple[torch.Tensor, LIFState]:
+    r"""One step: Norse's LIF step with the refractory clamp around it.
 
     ``x`` is Norse's input current of this step, i.e. ``current_gain ×`` the paper's
     input of the previous step.  Differentiable through Norse's surrogate when
     ``norse_params.method`` has one (BPTT); ST-RSBP calls it under ``no_grad``.
+
+    ``detach_reset`` (BPTT) stops the gradient through the reset, as Norse's recurrent
+    ``lif_step`` does (``v ← (1 − z̄) v_decayed`` with :math:`\bar z` detached) and its
+    feed-forward step does not: the reset's term :math:`\partial v/\partial z = -v` (≈ −V_th
+    at every spike) multiplies through the time steps and makes BPTT's gradients overflow in
+    a 400-step, 400-neuron layer.  Done by adding :math:`(z - \bar z)\,v_{decayed}` (zero in
+    value, :math:`+v_{decayed}` in gradient) with Norse's own :math:`v_{decayed}`; the values
+    and spikes are unchanged.
     """
-    if params.refractory == 0:
-        z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), norse_params,
-                                       dt=1.0)
-        return z, LIFState(new.v, new.i, state.refrac)
-    blocked = state.refrac > 0
     z, new = lif_feed_forward_step(x, LIFFeedForwardState(state.v, state.i), norse_params,
                                    dt=1.0)
+    v = new.v
+    if detach_reset:
+        p = norse_params
+        v_decayed = state.v + 1.0 * p.tau_mem_inv * ((p.v_leak - state.v) + (state.i + x))
+        v = v + (z - z.detach()) * v_decayed
+    if params.refractory == 0:
+        return z, LIFState(v, new.i, state.refrac)
+    blocked = state.refrac > 0
     z = z.masked_fill(blocked, 0.0)
     # a spiking neuron was not refractory (counter 0): new counter = max(c − 1, 0) + n_ref·z
     refrac = (state.refrac - 1).clamp_(min=0).add_(z, alpha=params.refractory)
-    return z, LIFState(new.v.masked_fill_(blocked, 0.0), new.i, refrac)
+    return z, LIFState(v.masked_fill_(blocked, 0.0), new.i, refrac)
+
+
+def lif_step_detached_reset(x: torch.Tensor, state: LIFState, params: NeuronParams,
+                            norse_params: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+    """:func:`lif_step` with ``detach_reset=True`` (the step function BPTT uses by default)."""
+    return lif_step(x, state, params, norse_params, detach_reset=True)
 
 
 StepFn = Callable[[torch.Tensor, LIFState, NeuronParams, LIFParameters],
