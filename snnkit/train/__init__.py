@@ -1,5 +1,7 @@
-"""Training of spiking networks (Norse + torch): ST-RSBP and the hybrid-spiking LMU.
+"""Training of spiking networks (Norse + torch): ST-RSBP and the hybrid-spiking LMU."""
 
-Not implemented yet; see the project's issues.  Kept as the place where the
-training half slots in beside :mod:`snnkit.dynamics`.
-"""
+import warnings
+
+# torch 2.x flags every CSR tensor as "beta"; the products snnkit uses (S-PSP readout, sparse
+# feed-forward currents) are long-standing.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")

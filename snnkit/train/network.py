@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -38,8 +37,6 @@ from snnkit.errors import ConfigError
 from snnkit.train.lif import NeuronParams, StepFn, compiled_lif_step, initial_state, lif_step
 
 _LAYER = re.compile(r"^(R?)(\d+)$")
-# torch 2.x flags every CSR tensor as "beta"; the product used in drive() is long-standing.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 @dataclass(frozen=True)

@@ -34,15 +34,11 @@ instead of a pair-wise time loop.  ``tests/test_train_spsp.py`` checks it agains
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 
 import torch
 
 from snnkit.train.lif import NeuronParams
-
-# torch 2.x flags every CSR tensor as "beta"; the product used here is long-standing.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
@@ -149,6 +145,11 @@ def spsp_from_trains(post: torch.Tensor, pre: torch.Tensor, params: NeuronParams
     return spsp_shared_pre([(post, params)], pre, chunk)[0]
 
 
+def shares_traces(a: NeuronParams, b: NeuronParams) -> bool:
+    """Whether two postsynaptic layers can use the same presynaptic free traces (same τ_s, τ_m)."""
+    return (a.tau_s, a.tau_m) == (b.tau_s, b.tau_m)
+
+
 def spsp_shared_pre(posts: list[tuple[torch.Tensor, NeuronParams]], pre: torch.Tensor,
                     chunk: int = 64) -> list[torch.Tensor]:
     """:func:`spsp_from_trains` for several postsynaptic layers (trains, params) fed by the same
@@ -156,7 +157,7 @@ def spsp_shared_pre(posts: list[tuple[torch.Tensor, NeuronParams]], pre: torch.T
     and to the layer above: the free traces are made once.  The layers must share τ_s and τ_m
     (the traces depend on nothing else); each readout uses its own refractory steps."""
     params = posts[0][1]
-    if any((p.tau_s, p.tau_m) != (params.tau_s, params.tau_m) for _, p in posts):
+    if not all(shares_traces(params, p) for _, p in posts):
         raise ValueError("spsp_shared_pre: the postsynaptic layers must share tau_s and tau_m")
     B, n_pre = pre.shape[1], pre.shape[2]
     readouts = [(readout_entries(post, p), post.shape[2]) for post, p in posts]

@@ -64,9 +64,8 @@ from dataclasses import dataclass
 import torch
 
 from snnkit.train.effect import weighted_post_derivative
-from snnkit.train.lif import NeuronParams
 from snnkit.train.network import SpikingNet, forward
-from snnkit.train.spsp import spsp_from_trains, spsp_shared_pre
+from snnkit.train.spsp import shares_traces, spsp_from_trains, spsp_shared_pre
 
 ForwardFn = Callable[[SpikingNet, torch.Tensor], list[torch.Tensor]]
 
@@ -207,7 +206,7 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
                 o_post = post.sum(0)
             o_pre = pre_trains[k].sum(0)
             below = k - 1
-            if str(below) in net.recurrent and _same_traces(p, net.params[below]):
+            if str(below) in net.recurrent and shares_traces(p, net.params[below]):
                 # the layer below is recurrent: its trains feed this layer and its own lateral
                 # weights, so both S-PSPs come from one pass over its free traces
                 e, own_e[below] = spsp_shared_pre([(post, p), (trains[below], net.params[below])],
@@ -242,11 +241,6 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
             w.grad = (rec_grads[key] + regulariser(w, opts, mask)) * mask
         total = torch.stack([c.sum(1) for c in counts]).sum(0)
     return StepResult(loss=loss, counts=counts[-1], spikes=total)
-
-
-def _same_traces(a: NeuronParams, b: NeuronParams) -> bool:
-    """Whether two layers' S-PSPs can share free traces (same synaptic and membrane τ)."""
-    return (a.tau_s, a.tau_m) == (b.tau_s, b.tau_m)
 
 
 def _recurrent_backward(net: SpikingNet, k: int, o_post: torch.Tensor,
