@@ -218,6 +218,31 @@ dt_end = 1.0
     assert load_lmu_model(out / "best_val.pt")[2]["dt"] == 1.0  # chosen among spiking epochs
 
 
+def test_init_starts_a_spiking_run_from_a_trained_model(tmp_path: Path) -> None:
+    """train.init loads a non-spiking model's weights into the spiking network (same state
+    dict); a non-LMU model is a one-line error naming train.init."""
+    rate = SEQUENTIAL.replace("enabled = true", "enabled = false").replace("epochs = 2",
+                                                                           "epochs = 1")
+    train_lmu(load_lmu_config(_config(tmp_path, rate, "rate.toml")), tmp_path / "rate",
+              progress=False)
+    start = tmp_path / "rate" / "model.pt"
+    cfg = load_lmu_config(_config(tmp_path, SEQUENTIAL), [f"train.init={start}",
+                                                          "train.epochs=1", "train.lr=1e-30"])
+    train_lmu(cfg, tmp_path / "spiking", progress=False)
+    want = load_lmu_model(start)[0].state_dict()
+    got = load_lmu_model(tmp_path / "spiking" / "model.pt")[0].state_dict()
+    assert got.keys() == want.keys()
+    for name in want:  # an Adam step of lr 1e-30 moves nothing visible
+        torch.testing.assert_close(got[name], want[name], rtol=0, atol=1e-20)
+    fresh = lmu_trainer.build_lmu_network(cfg).state_dict()
+    assert not torch.equal(fresh["readout.weight"], want["readout.weight"])
+    bad = load_lmu_config(_config(tmp_path, SEQUENTIAL),
+                          [f"train.init={ROOT / 'models' / 'trained' / 'strsbp_fmnist.pt'}"])
+    with pytest.raises(SnnkitError, match=r"^train\.init: .*not an LMU model") as err:
+        train_lmu(bad, tmp_path / "bad", progress=False)
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize(("override", "field"), [
     ("model.theta=0", "model.theta"),
     ("model.order=0", "model.order"),

@@ -10,7 +10,8 @@ One :class:`LmuConfig` per run (TOML under ``models/``, e.g. ``models/lmu_psmnis
     [spiking]  enabled, layers (["hidden"]), amplitude, initial ("zeros" | "uniform"),
                gradient ("activation" | "clipped_relu"), max_rate, schedule ("geometric" |
                "linear"), dt_start, dt_end, per ("epoch" | "step"), schedule_length, seed
-    [train]    epochs, batch_size, lr, betas, eps, clip_grad_norm, seed, checkpoint_minutes
+    [train]    epochs, batch_size, lr, betas, eps, clip_grad_norm, seed, checkpoint_minutes,
+               init (a model file whose weights the run starts from)
 
 **Spiking criterion.**  The hidden units become :class:`snnkit.train.quantize.SigmaDeltaQuantizer`
 of the base nonlinearity; their time step ``dt`` follows the schedule from ``dt_start`` (large:
@@ -88,6 +89,8 @@ class LmuTrainConfig(_Table):
         None, gt=0, description="rescale the gradient when its global L2 norm exceeds this "
         "(torch.nn.utils.clip_grad_norm_; None: off)")
     checkpoint_minutes: float = Field(10.0, gt=0)
+    init: str | None = Field(None, description="start from this LMU model file's weights "
+                             "(e.g. a trained non-spiking LMU for a spiking run)")
     seed: int = Field(0, description="seed of the epoch order")
 
 

@@ -5,8 +5,9 @@ fixed NRU split of psMNIST (50k/10k/10k, :func:`snnkit.train.data.load_dataset`)
 scaled to [0, 1] and fed one per step (T = 784, time-major (T, B, 1)), cross-entropy on the
 last step's logits, Adam, the checkpoint chosen on validation accuracy (``best_val.pt``).
 
-Spiking runs (``[spiking] enabled``) replace the hidden nonlinearity f by a sigma-delta
-quantizer of f (:class:`snnkit.train.quantize.SigmaDeltaQuantizer`) whose ``dt`` follows
+``train.init`` starts from a model file's weights (a spiking run fine-tuned from the trained
+non-spiking LMU: ``models/lmu_psmnist_spiking.toml``).  Spiking runs (``[spiking] enabled``)
+replace the hidden nonlinearity f by a sigma-delta quantizer of f (:class:`snnkit.train.quantize.SigmaDeltaQuantizer`) whose ``dt`` follows
 ``spiking.schedule`` from ``dt_start`` (nearly non-spiking) to ``dt_end`` (≤ 1 spike per step),
 per epoch or per optimiser step.  ``best_val.pt`` is then chosen among the epochs that ended at
 ``dt_end`` only (a non-spiking epoch is not a spiking model); no such epoch, no file.
@@ -125,9 +126,7 @@ def build_lmu_network(cfg: LmuConfig) -> LMUNet:
 
 def load_lmu_model(path: str | Path) -> tuple[LMUNet, LmuConfig, dict[str, Any]]:
     """Network (weights loaded, eval mode, quantizer at the stored dt), config, info."""
-    data = read_torch_file(path)
-    if data["config"].get("method") != "lmu":
-        raise SnnkitError(f"{path}: not an LMU model (method {data['config'].get('method')!r})")
+    data = _read_lmu_file(path)
     cfg = LmuConfig.from_mapping(data["config"], str(path))
     net = build_lmu_network(cfg)
     _load_state(net, data, path)
@@ -135,6 +134,21 @@ def load_lmu_model(path: str | Path) -> tuple[LMUNet, LmuConfig, dict[str, Any]]
     if net.quantizer is not None and info.get("dt") is not None:
         set_quantizer_dt(net, float(info["dt"]))
     return net.eval(), cfg, info
+
+
+def load_lmu_weights(net: LMUNet, path: str | Path) -> None:
+    """Load an LMU model file's weights into ``net`` (``train.init``: fine-tuning, e.g. a
+    spiking run from a trained non-spiking LMU of the same sizes; the quantizer has no
+    weights, so the two share one state dict)."""
+    _load_state(net, _read_lmu_file(path, "train.init: "), path)
+
+
+def _read_lmu_file(path: str | Path, field: str = "") -> dict[str, Any]:
+    data = read_torch_file(path)
+    if data["config"].get("method") != "lmu":
+        raise SnnkitError(f"{field}{path}: not an LMU model "
+                          f"(method {data['config'].get('method')!r})")
+    return data
 
 
 def sequences(images: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -214,6 +228,8 @@ def train_lmu(cfg: LmuConfig, out: str | Path, resume: bool = False, progress: b
     train_split = splits["train"]
     net = build_lmu_network(cfg).to(dev)
     t = cfg.train
+    if t.init and not resume:
+        load_lmu_weights(net, t.init)
     opt = torch.optim.Adam(net.parameters(), lr=t.lr, betas=t.betas, eps=t.eps)
     # the global generator draws dropout masks: seeded here, restored from the checkpoint
     torch.manual_seed(t.seed)
