@@ -214,6 +214,7 @@ dt_end = 1.0
     assert bits[0] > bits[-1]  # dt = 8: up to 8 spikes per step
     res = lmu_trainer.evaluate_lmu(out / "model.pt", n=40, progress=False)
     assert res["dt"] == 1.0 and res["bits_per_activity"] == bits[-1]
+    assert res["significant_bits_per_weight"] == 1.0  # counts -1, 0, 1 only
     assert res["accuracy"] == pytest.approx(rows[-1]["test_accuracy"], abs=1e-9)
     assert load_lmu_model(out / "best_val.pt")[2]["dt"] == 1.0  # chosen among spiking epochs
 
@@ -241,6 +242,36 @@ def test_init_starts_a_spiking_run_from_a_trained_model(tmp_path: Path) -> None:
     with pytest.raises(SnnkitError, match=r"^train\.init: .*not an LMU model") as err:
         train_lmu(bad, tmp_path / "bad", progress=False)
     assert "\n" not in str(err.value)
+
+
+def test_significant_bits_over_batches_equal_one_pass() -> None:
+    """evaluate_lmu_split's significant bits per weight, summed over mini-batches, equal
+    quantize.significant_bits of all counts at once, weighted by the hidden fan-out."""
+    import tomllib
+
+    import numpy as np
+
+    from snnkit.train.quantize import set_quantizer_dt, significant_bits
+    from snnkit.train.trainer import Split
+
+    net = lmu_trainer.build_lmu_network(LmuConfig.from_mapping(tomllib.loads(SEQUENTIAL)))
+    with torch.no_grad():
+        net.core.cell.W_h.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+        net.core.cell.W_h[:, 0] = 0.0  # unit 0 multiplies e_h only: fan-out differs per unit
+    set_quantizer_dt(net.eval(), 8.0)
+    gen = np.random.default_rng(0)
+    images = gen.integers(0, 256, (9, 784), dtype=np.uint8)
+    split = Split(images, gen.integers(0, 10, 9), np.arange(9), "test")
+    got = lmu_trainer.evaluate_lmu_split(net, split, torch.device("cpu"), batch_size=4,
+                                         progress=False)
+    with torch.no_grad():  # the same mini-batches (a batch's size can move a count by rounding)
+        counts = torch.cat([net.counts(net(lmu_trainer.sequences(
+            images, np.arange(9)[b:b + 4], torch.device("cpu")))[1]) for b in (0, 4, 8)], 1)
+    fan = net.hidden_fan_out()
+    assert fan is not None and len(set(fan.tolist())) > 1
+    want = significant_bits(counts, fan)
+    assert want > 1.0  # counts of 3, 5, 6 ... occur at dt = 8
+    assert got["significant_bits_per_weight"] == pytest.approx(want, abs=1e-4)
 
 
 @pytest.mark.parametrize(("override", "field"), [

@@ -7,10 +7,11 @@ last step's logits, Adam, the checkpoint chosen on validation accuracy (``best_v
 
 ``train.init`` starts from a model file's weights (a spiking run fine-tuned from the trained
 non-spiking LMU: ``models/lmu_psmnist_spiking.toml``).  Spiking runs (``[spiking] enabled``)
-replace the hidden nonlinearity f by a sigma-delta quantizer of f (:class:`snnkit.train.quantize.SigmaDeltaQuantizer`) whose ``dt`` follows
-``spiking.schedule`` from ``dt_start`` (nearly non-spiking) to ``dt_end`` (≤ 1 spike per step),
-per epoch or per optimiser step.  ``best_val.pt`` is then chosen among the epochs that ended at
-``dt_end`` only (a non-spiking epoch is not a spiking model); no such epoch, no file.
+replace the hidden nonlinearity f by a sigma-delta quantizer of f
+(:class:`snnkit.train.quantize.SigmaDeltaQuantizer`) whose ``dt`` follows ``spiking.schedule``
+from ``dt_start`` (nearly non-spiking) to ``dt_end`` (≤ 1 spike per step), per epoch or per
+optimiser step.  ``best_val.pt`` is then chosen among the epochs that ended at ``dt_end`` only
+(a non-spiking epoch is not a spiking model); no such epoch, no file.
 
 Output folder (same contract as :mod:`snnkit.train.trainer`):
 
@@ -58,7 +59,12 @@ from snnkit.train.data import load_dataset
 from snnkit.train.lmu import LMU, ParallelLMU
 from snnkit.train.lmu_config import LmuConfig
 from snnkit.train.model import _load_state, read_torch_file, save_model
-from snnkit.train.quantize import SigmaDeltaQuantizer, interpolation_schedule, set_quantizer_dt
+from snnkit.train.quantize import (
+    SigmaDeltaQuantizer,
+    interpolation_schedule,
+    set_quantizer_dt,
+    significant_bit_sums,
+)
 from snnkit.train.trainer import Split, resolve_device
 
 N_CLASSES = 10
@@ -112,6 +118,18 @@ class LMUNet(nn.Module):
         m = self.cfg.model
         return {"kind": m.kind, "order": m.order, "theta": m.theta, "hidden": m.hidden,
                 "parameters": {k: list(v.shape) for k, v in self.named_parameters()}}
+
+    def hidden_fan_out(self) -> torch.Tensor | None:
+        """Per hidden unit, the non-zero weights its output multiplies at every step (its
+        columns of W_h and e_h; the readout, used once per sequence, is left out); None when
+        there are none (the parallel LMU)."""
+        cell = getattr(self.core, "cell", None)
+        if cell is None:
+            return None
+        fan = (cell.W_h != 0).sum(0)
+        if cell.e_h is not None:
+            fan = fan + (cell.e_h != 0).sum(0)
+        return fan.double() if bool(fan.any()) else None
 
     def counts(self, h: torch.Tensor) -> torch.Tensor:
         """Integer spike counts (float64) of the quantized hidden outputs h."""
@@ -169,9 +187,13 @@ def load_lmu_splits(cfg: LmuConfig, data_dir: str | Path | None) -> dict[str, Sp
 @torch.no_grad()
 def evaluate_lmu_split(net: LMUNet, split: Split, device: torch.device,
                        batch_size: int = EVAL_BATCH, progress: bool = True) -> dict[str, Any]:
-    """Accuracy (argmax of the last step's logits) and, when spiking, bits per activity."""
+    """Accuracy (argmax of the last step's logits) and, when spiking, bits per activity and
+    significant bits per weight-multiplying activity (:func:`~snnkit.train.quantize.
+    significant_bits` weighted by :meth:`LMUNet.hidden_fan_out`)."""
     correct = 0
     hi = lo = None
+    sig = [0.0, 0.0]  # significant bits: Σ bits·fan-out, Σ fan-out
+    fan_out = net.hidden_fan_out() if net.quantizer is not None else None
     idx_all = split.indices
     with progress_bar(len(idx_all), f"eval {split.name}", "sample", enabled=progress) as bar:
         for start in range(0, len(idx_all), batch_size):
@@ -181,6 +203,7 @@ def evaluate_lmu_split(net: LMUNet, split: Split, device: torch.device,
             correct += int((logits.argmax(1).cpu().numpy() == split.labels[idx]).sum())
             if net.quantizer is not None:
                 c = net.counts(h).reshape(-1, h.shape[-1])
+                sig = [a + b for a, b in zip(sig, significant_bit_sums(c, fan_out), strict=True)]
                 hi = c.amax(0) if hi is None else torch.maximum(hi, c.amax(0))
                 lo = c.amin(0) if lo is None else torch.minimum(lo, c.amin(0))
             bar.update(len(idx))
@@ -189,6 +212,7 @@ def evaluate_lmu_split(net: LMUNet, split: Split, device: torch.device,
     if hi is not None:
         levels = hi.clamp(min=0) - lo.clamp(max=0) + 1
         result["bits_per_activity"] = round(float(torch.log2(levels).mean()), 4)
+        result["significant_bits_per_weight"] = round(sig[0] / sig[1], 4) if sig[1] else None
         result["dt"] = net.quantizer.dt
     return result
 

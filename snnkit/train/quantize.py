@@ -272,6 +272,14 @@ def significant_bits(counts: torch.Tensor, fan_out: torch.Tensor | None = None) 
     reading of the paper's 1.26 significant bits per weight (unconfirmed).  NaN if no count
     is non-zero.
     """
+    total, weight = significant_bit_sums(counts, fan_out)
+    return total / weight if weight > 0 else math.nan
+
+
+def significant_bit_sums(counts: torch.Tensor, fan_out: torch.Tensor | None = None
+                         ) -> tuple[float, float]:
+    """Numerator and denominator of :func:`significant_bits` (Σ bits·weight, Σ weight over
+    the non-zero counts), to be summed over batches before dividing."""
     c = _integer_counts(counts).abs()
     weight = torch.ones_like(c) if fan_out is None else torch.as_tensor(
         fan_out, dtype=torch.float64).expand_as(c)
@@ -280,4 +288,4 @@ def significant_bits(counts: torch.Tensor, fan_out: torch.Tensor | None = None) 
     lowest = (n.long() & -n.long()).double()  # lowest set bit
     bits = (torch.frexp(n).exponent - torch.frexp(lowest).exponent + 1).double()
     w = weight[nz]
-    return float((bits * w).sum() / w.sum()) if n.numel() else math.nan
+    return float((bits * w).sum()), float(w.sum())
