@@ -164,3 +164,20 @@ def test_cli_export_nengo(tmp_path: Path, x: torch.Tensor) -> None:
                               "--out", str(tmp_path / "p.pkl")])
     assert res.exit_code == 2
     assert res.output.count("\n") == 1 and "unsupported model" in res.output
+
+
+def test_trained_hybrid_lmu_runs_in_nengo_as_in_torch() -> None:
+    """The committed hybrid-spiking psMNIST model (models/trained/slmu_psmnist.pt), exported to
+    nengo, predicts the first full-length test sequences as torch does, spike for spike."""
+    from snnkit.train.lmu_trainer import load_lmu_model
+
+    net, cfg, info = load_lmu_model(ROOT / "models" / "trained" / "slmu_psmnist.pt")
+    assert cfg.spiking.enabled and info["dt"] == cfg.spiking.dt_end == 1.0
+    ds = load_dataset("psmnist", "test", data_dir=DATA / "mnist")
+    x = sequences(ds.images, np.arange(3), torch.device("cpu")).double()
+    logits, counts = _torch(net.double(), x)
+    assert x.shape[0] == 784 and np.abs(counts).max() == 1  # at most one spike per step
+    r = ne.run_nengo(net, x, "nengo", spikes=True)
+    assert np.array_equal(r["logits"].argmax(1), logits.argmax(1))
+    assert np.array_equal(logits.argmax(1), ds.labels[:3])
+    assert (r["counts"] == counts).mean() > 0.999

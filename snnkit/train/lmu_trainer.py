@@ -188,8 +188,8 @@ def load_lmu_splits(cfg: LmuConfig, data_dir: str | Path | None) -> dict[str, Sp
 def evaluate_lmu_split(net: LMUNet, split: Split, device: torch.device,
                        batch_size: int = EVAL_BATCH, progress: bool = True) -> dict[str, Any]:
     """Accuracy (argmax of the last step's logits) and, when spiking, bits per activity and
-    significant bits per weight-multiplying activity (:func:`~snnkit.train.quantize.
-    significant_bits` weighted by :meth:`LMUNet.hidden_fan_out`)."""
+    significant bits per weight-multiplying activity
+    (:func:`snnkit.train.quantize.significant_bits` weighted by :meth:`LMUNet.hidden_fan_out`)."""
     correct = 0
     hi = lo = None
     sig = [0.0, 0.0]  # significant bits: Σ bits·fan-out, Σ fan-out
