@@ -243,6 +243,24 @@ def test_rate_encode_reproducible():
         data.rate_encode(images.astype(np.float32) * 2, 5, 1)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_encode_batch_is_rate_encode_per_image(threads: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's trains (drawn by several threads) are those of :func:`rate_encode` with each
+    image's own seed, whatever the batch they are drawn in; the epoch enters only "fresh"."""
+    from snnkit.train.encoding import encode_batch, sample_seed
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    images = np.random.default_rng(1).integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
+    idx = np.array([4, 0, 5])
+    x = encode_batch(images, idx, 30, 0.5, 3, "train")
+    for b, i in enumerate(idx):
+        gen = torch.Generator().manual_seed(sample_seed(3, "train", int(i)))
+        assert torch.equal(x[:, b:b + 1], data.rate_encode(images[i][None], 30, gen, p_max=0.5))
+    assert torch.equal(encode_batch(images, idx[::-1], 30, 0.5, 3, "train"), x.flip(1))
+    assert not torch.equal(encode_batch(images, idx, 30, 0.5, 3, "train", epoch=1), x)
+
+
 def test_rate_encode_rates():
     levels = np.array([0, 1, 51, 128, 200, 255], dtype=np.uint8)
     images = np.tile(levels, (50, 1))  # 50 images of 6 pixels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snnkit.train.lif import NeuronParams, compiled_lif_step, reference_lif
+from snnkit.train.lif import NeuronParams, compiled_lif_steps, reference_lif
 from snnkit.train.network import (
     SPARSE_DRIVE_MIN_WIDTH,
     SpikingNet,
@@ -61,14 +61,15 @@ def test_sparse_drive_equals_the_dense_product(width: int) -> None:
 
 def test_compiled_step_gives_the_same_spikes() -> None:
     """torch.compile'd LIF steps: the paper's recursion spike for spike, and the eager forward
-    pass of a whole recurrent network for two batch sizes (one dynamic-shape kernel)."""
+    pass of a whole recurrent network for two batch sizes (static shapes: a block kernel per
+    batch size; T = 300 ends in a shorter, eager block)."""
     params = NeuronParams(tau_m=64.0, tau_s=8.0, v_th=4.0, refractory=2)
     current = _random_inputs(300, 3, 12, seed=2, scale=6.0)
     g = torch.Generator().manual_seed(7)
     lat = (torch.rand(12, 12, generator=g, dtype=torch.float64) * 2 - 1) * 4.0
     lat.fill_diagonal_(0.0)
     with torch.no_grad():
-        fast = layer_forward(current, params, lat, step=compiled_lif_step())
+        fast = layer_forward(current, params, lat, steps=compiled_lif_steps())
     assert fast.sum() > 100
     assert torch.equal(fast, reference_lif(current, params, lat))
     layers = parse_layers("40-R30")
@@ -90,11 +91,11 @@ def test_compiled_step_falls_back_when_compiling_fails(monkeypatch: pytest.Monke
         return run
 
     monkeypatch.setattr(torch, "compile", broken)
-    step = compiled_lif_step.__wrapped__()
+    steps = compiled_lif_steps.__wrapped__()
     params = NeuronParams(tau_m=64.0, tau_s=8.0, v_th=4.0, refractory=2)
     current = _random_inputs(50, 2, 12, seed=1, scale=6.0)
     with pytest.warns(RuntimeWarning, match=r"failed \(RuntimeError: no C\+\+ compiler\); running"):
-        fast = layer_forward(current, params, step=step)
+        fast = layer_forward(current, params, steps=steps)
     assert torch.equal(fast, layer_forward(current, params))
 
 

@@ -15,6 +15,7 @@ from snnkit.train.strsbp import (
     lateral_factor,
     output_error,
     ratio,
+    recurrent_matrix,
     strsbp_step,
 )
 
@@ -101,6 +102,22 @@ def test_error_below_equals_the_ratio_tensor_product() -> None:
         want = torch.einsum("bi,bij->bj", y, w * ratio(e, o_post, o_pre, opts))
         got = error_below(y, w, e, o_post, o_pre, opts)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_recurrent_matrix_equals_its_definition() -> None:
+    """L built in one buffer equals diag(D) − (W^r ∘ r)/V with its diagonal removed, built
+    from the explicit ratio tensor, silent neurons included."""
+    gen = torch.Generator().manual_seed(4)
+    params = NeuronParams(16.0, 4.0, 1.0, 2)
+    trains = (torch.rand(60, 3, 8, generator=gen) < 0.12).float()
+    trains[:, 0, :2] = 0.0  # silent neurons
+    e = spsp(trains, free_trace(trains, params), params)
+    o = trains.sum(0)
+    w, diag = torch.randn(8, 8, generator=gen), torch.rand(3, 8, generator=gen) + 0.5
+    for opts in (StrsbpOptions(), StrsbpOptions(effect_ratio=False)):
+        r = ratio(e, o, o, opts) * w / 1.5
+        want = torch.diag_embed(diag) - (r - torch.diag_embed(torch.diagonal(r, 0, 1, 2)))
+        torch.testing.assert_close(recurrent_matrix(e, o, w, diag, 1.5, opts), want)
 
 
 def test_dead_target_gets_evenly_spaced_spikes() -> None:

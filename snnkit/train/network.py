@@ -34,7 +34,16 @@ import torch
 from torch import nn
 
 from snnkit.errors import ConfigError
-from snnkit.train.lif import NeuronParams, StepFn, compiled_lif_step, initial_state, lif_step
+from snnkit.train.lif import (
+    COMPILED_BLOCK,
+    NeuronParams,
+    StepFn,
+    StepsFn,
+    compiled_lif_steps,
+    initial_state,
+    lif_step,
+    lif_steps,
+)
 
 _LAYER = re.compile(r"^(R?)(\d+)$")
 
@@ -155,35 +164,36 @@ def _uniform(shape: tuple[int, int], scale: float, gen: torch.Generator) -> torc
 
 def layer_forward(current: torch.Tensor, params: NeuronParams,
                   lateral: torch.Tensor | None = None, method: str = "heaviside",
-                  alpha: float = 100.0, step: StepFn = lif_step) -> torch.Tensor:
+                  alpha: float = 100.0, step: StepFn = lif_step,
+                  steps: StepsFn | None = None) -> torch.Tensor:
     """Spikes (T, B, N) of one LIF layer driven by ``current`` (T, B, N).
 
     ``current[t]`` is the paper's synaptic input caused by presynaptic spikes of step ``t``;
     it reaches the neuron at step ``t + 1``.  ``lateral`` (N, N) adds ``lateral @ s[t]``
     from the layer's own spikes with the same delay.  Runs Norse's LIF step (see
     :mod:`snnkit.train.lif`); ``method`` is Norse's threshold: ``"heaviside"`` (no surrogate,
-    the fast choice without autograd) or a surrogate such as ``"super"`` for BPTT.  ``step``
-    is the step function (:func:`~snnkit.train.lif.lif_step` or its compiled form).
+    the fast choice without autograd) or a surrogate such as ``"super"`` for BPTT; ``step``
+    is the step function (e.g. BPTT's with the reset detached).  ``steps`` (e.g.
+    :func:`~snnkit.train.lif.compiled_lif_steps`) runs the sequence in blocks of
+    :data:`~snnkit.train.lif.COMPILED_BLOCK` steps with :func:`~snnkit.train.lif.lif_step`;
+    a last, shorter block runs eagerly.
     """
     T, B, N = current.shape
-    gain = params.current_gain
     norse_p = params.norse(method=method, alpha=alpha)
     state = initial_state((B, N), device=current.device, dtype=current.dtype)
     # one op per step for the input: gain·current[t] + z (gain·lateralᵀ)
-    lateral_t = None if lateral is None else lateral.T * gain
+    lateral_t = None if lateral is None else lateral.T * params.current_gain
     x = torch.zeros_like(current[0])
-    # without autograd the spikes go straight into one tensor (no list of T steps to stack)
-    trains = None if torch.is_grad_enabled() else torch.empty_like(current)
-    steps = []
-    for t in range(T):
-        z, state = step(x, state, params, norse_p)
-        if trains is None:
-            steps.append(z)
+    block = T if steps is None else COMPILED_BLOCK
+    blocks = []
+    for t0 in range(0, T, block):
+        chunk = current[t0:t0 + block]
+        if steps is not None and len(chunk) == block:
+            z, x, state = steps(chunk, x, state, params, norse_p, lateral_t)
         else:
-            trains[t] = z
-        x = current[t] * gain if lateral_t is None else torch.addmm(current[t], z, lateral_t,
-                                                                    beta=gain)
-    return torch.stack(steps) if trains is None else trains
+            z, x, state = lif_steps(chunk, x, state, params, norse_p, lateral_t, step=step)
+        blocks.append(z)
+    return blocks[0] if len(blocks) == 1 else torch.cat(blocks)
 
 
 #: Without autograd, layers at least this wide get their input current from a sparse product.
@@ -210,20 +220,22 @@ def drive(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "heaviside",
-            alpha: float = 100.0, step: StepFn = lif_step) -> list[torch.Tensor]:
-    """Spike trains of every layer, output last, for input spikes (T, B, n_in)."""
+            alpha: float = 100.0, step: StepFn = lif_step,
+            steps: StepsFn | None = None) -> list[torch.Tensor]:
+    """Spike trains of every layer, output last, for input spikes (T, B, n_in)
+    (``step``, ``steps``: see :func:`layer_forward`)."""
     trains = []
     pre = spikes
     for k, w in enumerate(net.weights):
         current = drive(pre, w)
         pre = layer_forward(current, net.params[k], net.lateral(k), method=method, alpha=alpha,
-                            step=step)
+                            step=step, steps=steps)
         trains.append(pre)
     return trains
 
 
 @torch.no_grad()
 def compiled_forward(net: SpikingNet, spikes: torch.Tensor) -> list[torch.Tensor]:
-    """:func:`forward` without autograd, its LIF steps compiled
-    (:func:`~snnkit.train.lif.compiled_lif_step`): the same spikes, ~1.7× faster on CPU."""
-    return forward(net, spikes, step=compiled_lif_step())
+    """:func:`forward` without autograd, its LIF steps compiled in blocks
+    (:func:`~snnkit.train.lif.compiled_lif_steps`): the same spikes, ~2× faster on CPU."""
+    return forward(net, spikes, steps=compiled_lif_steps())

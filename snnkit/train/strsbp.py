@@ -260,15 +260,31 @@ def _recurrent_backward(net: SpikingNet, k: int, o_post: torch.Tensor,
         diag = _away_from_zero(1.0 - (s_in + s_rec) / p.v_th, opts)
     else:
         diag = torch.ones_like(o_post)
-    r_rec = ratio(e_rec, o_post, o_post, opts) * w_rec / p.v_th
-    lhs = torch.diag_embed(diag) - (r_rec - torch.diag_embed(torch.diagonal(r_rec, 0, 1, 2)))
+    lhs_t = recurrent_matrix(e_rec, o_post, w_rec, diag, p.v_th, opts).transpose(1, 2)
     # Lᵀ y = δ̂, one sample at a time: the batched LU of this torch 2.13 CPU build returns
     # garbage pivots for some batches ("lu_solve: pivots must be >= 1"), single solves don't.
-    lhs_t = lhs.transpose(1, 2)
     y = torch.stack([torch.linalg.solve(lhs_t[b], d_hat[b]) for b in range(len(d_hat))])
     delta_below = error_below(y, w, e, o_post, o_pre, opts)
     scale = d_hat / diag
     return batch_mean(scale, e), batch_mean(scale, e_rec), delta_below
+
+
+def recurrent_matrix(e_rec: torch.Tensor, o: torch.Tensor, w_rec: torch.Tensor,
+                     diag: torch.Tensor, v_th: float, opts: StrsbpOptions) -> torch.Tensor:
+    r"""The recurrent layer's :math:`L = \mathrm{diag}(D) - \frac{1}{V}(W^r\circ r^r)_{\text{off}}`
+    (B, N, N) in one buffer: :math:`r^r` written in place (:func:`ratio`'s values), scaled by
+    :math:`-W^r/V`, the diagonal overwritten by :math:`D`.  Four passes over the (B, N, N)
+    tensor instead of the ten of building the ratio, the product and two diagonal matrices
+    apart (~30 ms of a 32-sample step at N = 400 on 2 CPU cores)."""
+    if opts.effect_ratio:
+        lhs = e_rec / o[:, None, :].clamp(min=1)
+        silent = (o[:, :, None] == 0) | (o[:, None, :] == 0)
+        lhs.masked_fill_(silent, opts.ratio_fallback)
+        lhs.mul_(w_rec * (-1.0 / v_th))
+    else:
+        lhs = (w_rec * (-1.0 / v_th)).expand_as(e_rec).clone()
+    torch.diagonal(lhs, 0, 1, 2).copy_(diag)
+    return lhs
 
 
 def batch_mean(coef: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
