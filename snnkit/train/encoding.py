@@ -10,10 +10,11 @@ the epoch out of the seed; ``"fresh"`` draws new trains each epoch.
 Drawing the trains (one Mersenne-Twister stream per image) costs about a tenth of an ST-RSBP
 step on CPU.  Drawing the next batch in a background thread was tried and measured slower on
 2 cores (45.8 against 55.3 samples/s: the thread's ops fight the main thread's OpenMP pool).
-Instead the batch's uniform numbers are drawn by ``torch.get_num_threads()`` threads while the
-main thread waits (each image's stream is serial, images are independent; torch releases the
-GIL while it draws), then compared with the rates in one op: the values of
-:func:`snnkit.train.data.rate_encode`, image by image.
+Instead the batch's uniform numbers are drawn into the output by ``torch.get_num_threads()``
+threads while the main thread waits (each image's stream is serial, images are independent;
+torch releases the GIL while it draws), then compared with the rates in place, in one op: the
+values of :func:`snnkit.train.data.rate_encode`, image by image, and no second (T, B, pixels)
+buffer.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ def encode_batch(images: np.ndarray, indices: np.ndarray, T: int, p_max: float, 
                  device: torch.device | str = "cpu") -> torch.Tensor:
     """Spikes (T, B, pixels) for ``images[indices]``; see the module docstring for the seeds."""
     n_pix = int(np.prod(images.shape[1:]))
-    u = torch.empty((len(indices), T, n_pix))
+    out = torch.empty((T, len(indices), n_pix))
 
     def draw(b: int) -> None:
         gen = torch.Generator().manual_seed(sample_seed(seed, split, int(indices[b]), epoch))
-        torch.rand((T, n_pix), generator=gen, out=u[b])
+        out[:, b] = torch.rand((T, n_pix), generator=gen)
 
     workers = min(torch.get_num_threads(), len(indices))
     if workers > 1:
@@ -51,4 +52,5 @@ def encode_batch(images: np.ndarray, indices: np.ndarray, T: int, p_max: float, 
         for b in range(len(indices)):
             draw(b)
     rate = torch.as_tensor(images[np.asarray(indices)]).reshape(len(indices), n_pix).float()
-    return (u.transpose(0, 1) < rate * (p_max / 255)).float().to(device)
+    # in place: the uniform numbers become the spikes (no second (T, B, pixels) buffer)
+    return out.lt_(rate * (p_max / 255)).to(device)
