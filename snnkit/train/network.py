@@ -185,6 +185,8 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
     lateral_t = None if lateral is None else lateral.T * params.current_gain
     x = torch.zeros_like(current[0])
     block = T if steps is None else COMPILED_BLOCK
+    # without autograd the blocks go straight into one tensor (no list to concatenate)
+    trains = None if torch.is_grad_enabled() else torch.empty_like(current)
     blocks = []
     for t0 in range(0, T, block):
         chunk = current[t0:t0 + block]
@@ -192,7 +194,12 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
             z, x, state = steps(chunk, x, state, params, norse_p, lateral_t)
         else:
             z, x, state = lif_steps(chunk, x, state, params, norse_p, lateral_t, step=step)
-        blocks.append(z)
+        if trains is None:
+            blocks.append(z)
+        else:
+            trains[t0:t0 + len(z)] = z
+    if trains is not None:
+        return trains
     return blocks[0] if len(blocks) == 1 else torch.cat(blocks)
 
 
