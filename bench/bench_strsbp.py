@@ -49,6 +49,7 @@ def worker(method: str, T: int, batch: int, steps: int, weights: str | None) -> 
     from snnkit.train.data import load_dataset
     from snnkit.train.effect import effect_table
     from snnkit.train.encoding import encode_batch
+    from snnkit.train.lif import COMPILED_BLOCK
     from snnkit.train.model import build_network, load_model
     from snnkit.train.network import compiled_forward
     from snnkit.train.strsbp import StrsbpOptions, strsbp_step
@@ -62,8 +63,8 @@ def worker(method: str, T: int, batch: int, steps: int, weights: str | None) -> 
     # as the trainer: ST-RSBP's forward compiled when the config says so (compiled here, before
     # the memory baseline and the clock)
     fwd = compiled_forward if method == "st-rsbp" and cfg.train.compile else None
-    if fwd is not None:
-        fwd(net, torch.zeros(2, batch, net.n_in))
+    if fwd is not None:  # one compiled block of steps per layer
+        fwd(net, torch.zeros(COMPILED_BLOCK, batch, net.n_in))
     base = _rss_mb()
 
     def step(i: int) -> None:

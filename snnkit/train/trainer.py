@@ -50,6 +50,7 @@ from snnkit.train.config import TrainConfig
 from snnkit.train.data import load_dataset
 from snnkit.train.effect import effect_table
 from snnkit.train.encoding import encode_batch
+from snnkit.train.lif import COMPILED_BLOCK
 from snnkit.train.model import build_network, load_weights, save_model
 from snnkit.train.network import SpikingNet, compiled_forward, forward
 from snnkit.train.parallel import my_slice, sync_gradients, world
@@ -175,8 +176,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                                 dtype=torch.float32, device=dev)
     B = cfg.train.batch_size
     n_batches = math.ceil(n_train / B)
-    if eval_fn is compiled_forward:  # compile now, not on the epoch's clock
-        compiled_forward(net, torch.zeros(2, B, net.n_in, device=dev))
+    if eval_fn is compiled_forward:  # compile now (a block per layer), not on the epoch's clock
+        compiled_forward(net, torch.zeros(COMPILED_BLOCK, B, net.n_in, device=dev))
     last_save = time.monotonic()
     for epoch in range(state.epoch, cfg.train.epochs):
         for group in opt.param_groups:
