@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from snnkit.errors import SnnkitError
 from snnkit.train import trainer
@@ -95,6 +96,25 @@ def test_time_budget_stops_mid_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(calls) == 1  # one batch of the 6 in an epoch, then the budget is spent
     assert [r["epoch"] for r in rows] == [1]
     assert (tmp_path / "run" / "model.pt").exists()
+
+
+def test_gradient_clipping_bounds_every_step(tmp_path: Path) -> None:
+    """``train.clip_grad_norm``: the global gradient norm Adam sees is at most the bound."""
+    norms: list[float] = []
+
+    def record(opt: torch.optim.Optimizer, *_: object) -> None:
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        cfg = load_train_config(_config(tmp_path), ["train.clip_grad_norm=0.001",
+                                                    "train.epochs=1"])
+        train(cfg, tmp_path / "run", progress=False)
+    finally:
+        handle.remove()
+    assert len(norms) == 6 and max(norms) <= 0.001 * (1 + 1e-4)
+    assert min(norms) > 0.0009  # the raw gradients are far larger: every step was clipped
 
 
 def test_resume_after_kill_gives_the_same_weights(tmp_path: Path) -> None:

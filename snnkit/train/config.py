@@ -7,7 +7,7 @@ One :class:`TrainConfig` per run, in tables::
     [network]  layers ("400-R400"), recurrent, v_th (one per layer, output last), tau_m, tau_s,
                refractory, inhibition, init_scale, seed
     [train]    epochs, batch_size, lr, lr_schedule, betas, eps, boost, checkpoint_minutes,
-               compile, max_minutes
+               compile, max_minutes, clip_grad_norm
     [strsbp]   the switches of :class:`snnkit.train.strsbp.StrsbpOptions`
     [bptt]     alpha, detach_reset, loss
 
@@ -85,6 +85,9 @@ class TrainLoopConfig(_Table):
                           "spikes, faster; ~30 s to compile once)")
     max_minutes: float | None = Field(None, gt=0, description="stop after this much training "
                                       "time (evaluation excluded), mid-epoch if need be")
+    clip_grad_norm: float | None = Field(
+        None, gt=0, description="rescale each step's gradient when its global L2 norm exceeds "
+        "this (torch.nn.utils.clip_grad_norm_, after the batch average; None: off)")
     init: str | None = Field(None, description="start from this model file's weights")
     seed: int = 0
 

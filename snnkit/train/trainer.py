@@ -204,6 +204,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, device: st
                     res = bptt_step(net, x, y, w, cfg.bptt, opts)
                 sync_gradients(net, len(mine), len(pos))
                 finite_or_fail(net, f"epoch {epoch + 1}, batch {b + 1}", out)
+                if cfg.train.clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.train.clip_grad_norm)
                 opt.step()
                 wrong = (res.counts.argmax(1) != y).cpu().numpy()
                 state.wrong[mine] = wrong
