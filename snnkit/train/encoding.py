@@ -1,8 +1,9 @@
 """Per-sample reproducible Bernoulli encoding of image sets.
 
 Each image's spike train is a pure function of ``(seed, split, index[, epoch])``: a
-:class:`numpy.random.SeedSequence` of those numbers seeds one ``torch.Generator`` per image, and
-:func:`snnkit.train.data.rate_encode` draws its (T, 784) Bernoulli spikes.  The same image thus
+:class:`numpy.random.SeedSequence` of those numbers seeds one ``torch.Generator`` per image,
+which draws its (T, 784) Bernoulli spikes as :func:`snnkit.train.data.rate_encode` does with
+that generator (``tests/test_train_data.py`` compares them).  The same image thus
 gets the same train whatever the batch, the shuffling, the number of processes or a resume after
 a kill.  ``encoding = "fixed"`` (the official code: trains drawn once, reused every epoch) leaves
 the epoch out of the seed; ``"fresh"`` draws new trains each epoch.
