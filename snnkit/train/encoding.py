@@ -45,13 +45,8 @@ def encode_batch(images: np.ndarray, indices: np.ndarray, T: int, p_max: float, 
         gen = torch.Generator().manual_seed(sample_seed(seed, split, int(indices[b]), epoch))
         out[:, b] = torch.rand((T, n_pix), generator=gen)
 
-    workers = min(torch.get_num_threads(), len(indices))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(draw, range(len(indices))))
-    else:
-        for b in range(len(indices)):
-            draw(b)
+    with ThreadPoolExecutor(max(1, min(torch.get_num_threads(), len(indices)))) as pool:
+        list(pool.map(draw, range(len(indices))))
     rate = torch.as_tensor(images[np.asarray(indices)]).reshape(len(indices), n_pix).float()
     # in place: the uniform numbers become the spikes (no second (T, B, pixels) buffer)
     return out.lt_(rate * (p_max / 255)).to(device)

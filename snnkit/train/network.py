@@ -26,6 +26,7 @@ term is computed inside the time loop.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -184,23 +185,15 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
     # one op per step for the input: gain·current[t] + z (gain·lateralᵀ)
     lateral_t = None if lateral is None else lateral.T * params.current_gain
     x = torch.zeros_like(current[0])
-    block = T if steps is None else COMPILED_BLOCK
-    # without autograd the blocks go straight into one tensor (no list to concatenate)
-    trains = None if torch.is_grad_enabled() else torch.empty_like(current)
-    blocks = []
-    for t0 in range(0, T, block):
-        chunk = current[t0:t0 + block]
-        if steps is not None and len(chunk) == block:
-            z, x, state = steps(chunk, x, state, params, norse_p, lateral_t)
-        else:
-            z, x, state = lif_steps(chunk, x, state, params, norse_p, lateral_t, step=step)
-        if trains is None:
-            blocks.append(z)
-        else:
-            trains[t0:t0 + len(z)] = z
-    if trains is not None:
-        return trains
-    return blocks[0] if len(blocks) == 1 else torch.cat(blocks)
+    if steps is None:  # eager: all T steps as one block
+        return lif_steps(current, x, state, params, norse_p, lateral_t, step=step)[0]
+    trains = torch.empty_like(current)  # compiled blocks (no autograd) written in place
+    for t0 in range(0, T, COMPILED_BLOCK):
+        chunk = current[t0:t0 + COMPILED_BLOCK]
+        run = steps if len(chunk) == COMPILED_BLOCK else functools.partial(lif_steps, step=step)
+        z, x, state = run(chunk, x, state, params, norse_p, lateral_t)
+        trains[t0:t0 + len(z)] = z
+    return trains
 
 
 #: Without autograd, layers at least this wide get their input current from a sparse product.
