@@ -9,12 +9,20 @@ ST-RSBP's sparse S-PSPs pay for), runs one warm-up step and then ``--steps`` tim
 ``train.compile`` is on, as the trainer does).  Reported: training samples per second and peak
 resident memory above the process's level before the first step (``ru_maxrss``).
 
+Memory is measured with glibc's mmap threshold fixed at 1 MiB in the workers
+(``MALLOC_MMAP_THRESHOLD_``, both methods): buffers above it are mapped and unmapped, so the
+peak is that of the live tensors.  With glibc's default *dynamic* threshold, freed buffers of up
+to 32 MB stay in the heap and later, differently sized ones are placed beside them, so the peak
+also measures fragmentation and varies by tens of MB between identical runs
+(``--default-malloc`` measures that way).
+
 The epoch projection runs one epoch of the trainer itself (``snnkit.train.trainer.train``,
 encoding, boost and all) at T = 400 on ``--epoch-samples`` training images and scales to 60,000,
 against the 934 s per epoch of the official CUDA code on a Titan Xp (batch 1; its
 Fashion-MNIST log).
 
     python bench/bench_strsbp.py [--weights runs/strsbp_fmnist/model.pt] [--no-write]
+                                 [--default-malloc]
 """
 
 from __future__ import annotations
@@ -103,9 +111,16 @@ def epoch_worker(samples: int, weights: str | None) -> dict:
     return {"samples_per_s": samples / row["seconds"], "seconds": row["seconds"]}
 
 
+#: glibc's mmap threshold in the workers (see the module docstring); None: glibc's default.
+MMAP_THRESHOLD: int | None = 1 << 20
+
+
 def run_worker(*args: str) -> dict:
+    env = dict(os.environ)
+    if MMAP_THRESHOLD is not None:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD)
     proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, env=env)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -120,7 +135,12 @@ def main() -> None:
     parser.add_argument("--epoch-samples", type=int, default=3200)
     parser.add_argument("--T", type=int, nargs="+", default=[50, 100, 200, 400])
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="glibc's dynamic mmap threshold (peaks include fragmentation)")
     args = parser.parse_args()
+    if args.default_malloc:
+        global MMAP_THRESHOLD
+        MMAP_THRESHOLD = None
     if args.worker:
         method, T, batch, steps, weights = args.worker
         weights = None if weights == "-" else weights
@@ -156,7 +176,9 @@ def main() -> None:
 Command: `python bench/bench_strsbp.py{' --weights ' + args.weights if args.weights else ''}`
 (snnkit {git_rev()}; {machine()}); {start}; {args.steps} timed steps per cell, encoding
 included; ST-RSBP's forward pass compiled as the config says (`train.compile`, compiled before
-the clock starts); memory is the peak resident set above the process's level before training.
+the clock starts); memory is the peak resident set above the process's level before training,
+{'with glibc' + "'" + 's default malloc settings' if MMAP_THRESHOLD is None else
+ 'glibc' + "'" + 's mmap threshold fixed at 1 MiB (the peak of the live tensors; see the script)'}.
 
 | T | ST-RSBP samples/s | ST-RSBP peak MB | BPTT samples/s | BPTT peak MB | ST-RSBP speed-up |
 |---|---|---|---|---|---|

@@ -254,9 +254,11 @@ def test_encode_batch_is_rate_encode_per_image(threads: int,
     images = np.random.default_rng(1).integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
     idx = np.array([4, 0, 5])
     x = encode_batch(images, idx, 30, 0.5, 3, "train")
+    assert x.dtype == torch.bool
     for b, i in enumerate(idx):
         gen = torch.Generator().manual_seed(sample_seed(3, "train", int(i)))
-        assert torch.equal(x[:, b:b + 1], data.rate_encode(images[i][None], 30, gen, p_max=0.5))
+        assert torch.equal(x[:, b:b + 1].float(),
+                           data.rate_encode(images[i][None], 30, gen, p_max=0.5))
     assert torch.equal(encode_batch(images, idx[::-1], 30, 0.5, 3, "train"), x.flip(1))
     assert not torch.equal(encode_batch(images, idx, 30, 0.5, 3, "train", epoch=1), x)
 

@@ -8,6 +8,7 @@ import torch
 from snnkit.train.lif import NeuronParams, compiled_lif_steps, reference_lif
 from snnkit.train.network import (
     SPARSE_DRIVE_MIN_WIDTH,
+    ChunkedDrive,
     SpikingNet,
     compiled_forward,
     drive,
@@ -81,7 +82,21 @@ def test_compiled_step_gives_the_same_spikes() -> None:
         compiled = compiled_forward(net, spikes)
         assert all(t.sum() > 0 for t in eager)
         for a, b in zip(compiled, eager, strict=True):
-            assert torch.equal(a, b)
+            assert a.dtype == torch.bool and torch.equal(a, b)
+    # the currents made chunk by chunk (ChunkedDrive): chunk edges inside the sequence, a last
+    # short block, bool input trains
+    spikes = torch.rand(150, 3, 50, generator=g) < 0.2
+    with torch.no_grad():
+        eager = forward(net, spikes.float())
+    for a, b in zip(compiled_forward(net, spikes), eager, strict=True):
+        assert torch.equal(a, b)
+    chunked = ChunkedDrive(spikes, net.weights[0], chunk=64)
+    with torch.no_grad():
+        whole = drive(spikes, net.weights[0])
+        torch.testing.assert_close(chunked[64:72], whole[64:72], rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(chunked[144:160], whole[144:], rtol=1e-6, atol=1e-6)
+    with pytest.raises(IndexError, match="cross a chunk boundary"):
+        chunked[60:68]
 
 
 def test_compiled_step_falls_back_when_compiling_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +140,11 @@ def test_fast_spsp_equals_pair_recursion(refractory: int) -> None:
     for chunk in (1, 2, 7, 64, 121, 500):
         torch.testing.assert_close(spsp_from_trains(post, pre, params, chunk), ref,
                                    rtol=1e-10, atol=1e-10)
+    # bool trains (the encoder's and the compiled forward's): float32 values, same S-PSPs
+    e_bool = spsp_from_trains(post.bool(), pre.bool(), params, 16)
+    assert e_bool.dtype == torch.float32
+    torch.testing.assert_close(e_bool, spsp_from_trains(post.float(), pre.float(), params, 16),
+                               rtol=0, atol=0)
 
 
 def test_shared_traces_give_each_layer_its_own_spsp() -> None:

@@ -198,6 +198,26 @@ def test_resume_with_another_architecture_is_refused(tmp_path: Path) -> None:
     assert (out / "checkpoint.pt").read_bytes() == before
 
 
+def test_resume_may_switch_to_fresh_trains_but_not_other_data(tmp_path: Path) -> None:
+    """Switching the training trains to ``fresh`` mid-run is allowed (validation and test
+    trains stay the fixed ones); any other data setting is refused, checkpoint untouched."""
+    out = tmp_path / "run"
+    cfg = load_train_config(_config(tmp_path))
+    train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})}), out,
+          progress=False)
+    good = (out / "checkpoint.pt").read_bytes()
+    other_t = cfg.model_copy(update={"data": cfg.data.model_copy(update={"T": 50})})
+    with pytest.raises(SnnkitError, match=r"only data\.encoding may change") as err:
+        train(other_t, out, resume=True, progress=False)
+    assert "\n" not in str(err.value)
+    assert (out / "checkpoint.pt").read_bytes() == good
+    fresh = cfg.model_copy(update={"data": cfg.data.model_copy(update={"encoding": "fresh"})})
+    train(fresh, out, resume=True, progress=False)
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
+    assert (out / "checkpoint.pt").read_bytes() != good
+
+
 def test_nan_stops_and_keeps_the_good_checkpoint(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"

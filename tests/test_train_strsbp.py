@@ -158,3 +158,26 @@ def test_step_sets_masked_finite_gradients() -> None:
     assert torch.all(net.recurrent["1"].grad[mask == 0] == 0)
     assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
                for p in net.parameters())
+
+
+def test_bool_trains_give_the_float_trains_gradients() -> None:
+    """The encoder's bool trains and the compiled forward's bool trains: the same loss, counts
+    and gradients as float 0/1 trains through the eager forward pass."""
+    from snnkit.train.network import compiled_forward
+
+    params = [NeuronParams(64.0, 8.0, 5.0, 2)] * 3
+    table = torch.as_tensor(effect_table(params[0], 100, trials=50), dtype=torch.float32)
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(100, 5, 30, generator=g) < 0.2
+    labels = torch.tensor([0, 1, 2, 3, 0])
+    grads = []
+    for spikes, fwd in ((x.float(), None), (x, compiled_forward)):
+        net = SpikingNet(30, parse_layers("20-R20"), 4, params, recurrent="grid", seed=0)
+        res = strsbp_step(net, spikes, labels, torch.ones(5), table, StrsbpOptions(), fwd)
+        grads.append(([p.grad for p in net.parameters()], res))
+    (g_float, r_float), (g_bool, r_bool) = grads
+    assert torch.equal(r_float.counts, r_bool.counts) and r_bool.counts.dtype == torch.float32
+    torch.testing.assert_close(r_bool.loss, r_float.loss)
+    for a, b in zip(g_bool, g_float, strict=True):
+        assert a.abs().sum() > 0
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

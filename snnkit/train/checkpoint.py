@@ -91,14 +91,26 @@ def load_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer,
                           f"({_describe(data.get('architecture'))}, "
                           f"config has {_describe(net.architecture())}); use another --out")
     saved = type(cfg).from_mapping(data["config"], str(path))
-    if saved.data != cfg.data or saved.method != cfg.method:
-        raise SnnkitError(f"{path}: checkpoint made with other data settings or method; "
-                          "use the same config (only train.epochs may change) or another --out")
+    if _data_fixing_the_run(saved.data) != _data_fixing_the_run(cfg.data) \
+            or saved.method != cfg.method:
+        raise SnnkitError(f"{path}: checkpoint made with other data settings or method; use the "
+                          "same [data] (only data.encoding may change) or another --out")
     net.load_state_dict(data["state_dict"])
     opt.load_state_dict(data["optimizer"])
     torch.set_rng_state(data["rng"]["torch"])
     random.setstate(data["rng"]["python"])
     return RunState(**data["state"])
+
+
+def _data_fixing_the_run(data: Any) -> dict[str, Any]:
+    """The data settings a resumed run must keep: all but ``encoding``.
+
+    ``encoding`` only says whether the *training* trains are redrawn each epoch; validation and
+    test trains are always the fixed ones (:mod:`snnkit.train.encoding`), so switching from
+    ``"fixed"`` to ``"fresh"`` mid-run (new trains as augmentation once a network starts to
+    memorise the fixed ones) keeps every number the run has written comparable.
+    """
+    return {k: v for k, v in data.model_dump().items() if k != "encoding"}
 
 
 def _describe(arch: Any) -> Any:

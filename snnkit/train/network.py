@@ -20,8 +20,10 @@ All weights start as :math:`U(-a, a)` with :math:`a` = ``init_scale``
 Every layer is the LIF neuron of :mod:`snnkit.train.lif`; presynaptic spikes of step ``t`` reach
 the synaptic state at step ``t + 1`` (one-step delay), for feed-forward and lateral inputs alike.
 The forward pass (:func:`forward`) runs layer after layer over the whole sequence: the
-feed-forward current of a layer is one matrix product over all steps, and only the lateral
-term is computed inside the time loop.
+feed-forward current of a layer is one matrix product over all steps (without autograd: over
+:data:`DRIVE_CHUNK` steps at a time, :class:`ChunkedDrive`), and only the lateral term is
+computed inside the time loop.  Spike trains may be bool (the encoder's, and those of the
+compiled forward pass): a layer's current converts the steps it reads to the weights' type.
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ def _uniform(shape: tuple[int, int], scale: float, gen: torch.Generator) -> torc
     return (torch.rand(shape, generator=gen) * 2.0 - 1.0) * scale
 
 
-def layer_forward(current: torch.Tensor, params: NeuronParams,
+def layer_forward(current: torch.Tensor | ChunkedDrive, params: NeuronParams,
                   lateral: torch.Tensor | None = None, method: str = "heaviside",
                   alpha: float = 100.0, step: StepFn = lif_step,
                   steps: StepsFn | None = None) -> torch.Tensor:
@@ -174,20 +176,21 @@ def layer_forward(current: torch.Tensor, params: NeuronParams,
     from the layer's own spikes with the same delay.  Runs Norse's LIF step (see
     :mod:`snnkit.train.lif`); ``method`` is Norse's threshold: ``"heaviside"`` (no surrogate,
     the fast choice without autograd) or a surrogate such as ``"super"`` for BPTT; ``step``
-    is the step function (e.g. BPTT's with the reset detached).  ``steps`` (e.g.
-    :func:`~snnkit.train.lif.compiled_lif_steps`) runs the sequence in blocks of
-    :data:`~snnkit.train.lif.COMPILED_BLOCK` steps with :func:`~snnkit.train.lif.lif_step`;
-    a last, shorter block runs eagerly.
+    is the step function (e.g. BPTT's with the reset detached); the spikes are float.
+    ``steps`` (e.g. :func:`~snnkit.train.lif.compiled_lif_steps`, no autograd) runs the
+    sequence in blocks of :data:`~snnkit.train.lif.COMPILED_BLOCK` steps with
+    :func:`~snnkit.train.lif.lif_step` (a last, shorter block eagerly), reads ``current``
+    (a tensor or a :class:`ChunkedDrive`) block by block and returns bool spikes.
     """
     T, B, N = current.shape
     norse_p = params.norse(method=method, alpha=alpha)
     state = initial_state((B, N), device=current.device, dtype=current.dtype)
     # one op per step for the input: gain·current[t] + z (gain·lateralᵀ)
     lateral_t = None if lateral is None else lateral.T * params.current_gain
-    x = torch.zeros_like(current[0])
+    x = torch.zeros((B, N), dtype=current.dtype, device=current.device)
     if steps is None:  # eager: all T steps as one block
         return lif_steps(current, x, state, params, norse_p, lateral_t, step=step)[0]
-    trains = torch.empty_like(current)  # compiled blocks (no autograd) written in place
+    trains = torch.empty((T, B, N), dtype=torch.bool, device=current.device)
     for t0 in range(0, T, COMPILED_BLOCK):
         chunk = current[t0:t0 + COMPILED_BLOCK]
         run = steps if len(chunk) == COMPILED_BLOCK else functools.partial(lif_steps, step=step)
@@ -202,7 +205,7 @@ SPARSE_DRIVE_MIN_WIDTH = 100
 
 def drive(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     r"""Feed-forward currents :math:`I[t] = W s[t]` (T, B, N_post) of all steps at once from
-    spike trains ``pre`` (T, B, N_pre).
+    spike trains ``pre`` (T, B, N_pre; bool trains are converted to ``w``'s type).
 
     Trains are sparse (a few % ones after encoding and in trained hidden layers), so without
     autograd and for layers of at least :data:`SPARSE_DRIVE_MIN_WIDTH` neurons the trains are
@@ -212,6 +215,7 @@ def drive(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     currents equal the dense ones to float rounding (a neuron exactly at threshold may then
     differ).  With autograd (BPTT) or narrow layers: the dense product.
     """
+    pre = pre.to(w.dtype)
     if torch.is_grad_enabled() or w.shape[0] < SPARSE_DRIVE_MIN_WIDTH:
         return pre @ w.T
     flat = pre.reshape(-1, pre.shape[-1])
@@ -219,15 +223,48 @@ def drive(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return out.addmm_(flat.to_sparse_csr(), w.T, beta=0.0).view(*pre.shape[:-1], w.shape[0])
 
 
+#: Steps of input current a :class:`ChunkedDrive` computes at a time (a multiple of
+#: :data:`~snnkit.train.lif.COMPILED_BLOCK`).
+DRIVE_CHUNK = 64
+
+
+class ChunkedDrive:
+    """The currents :func:`drive` ``(pre, w)`` made :data:`DRIVE_CHUNK` steps at a time, as
+    :func:`layer_forward`'s blocks read them: the (T, B, N) currents never exist whole, so a
+    forward pass without autograd holds only the (bool) trains in memory that grows with T.
+
+    Indexing takes a slice of steps that lies within one chunk (the blocks of
+    :func:`layer_forward` do: ``DRIVE_CHUNK`` is a multiple of their length); each chunk is
+    the same product :func:`drive` computes for those steps.
+    """
+
+    def __init__(self, pre: torch.Tensor, w: torch.Tensor, chunk: int = DRIVE_CHUNK) -> None:
+        self.pre, self.w, self.chunk = pre, w, chunk
+        self.shape = (pre.shape[0], pre.shape[1], w.shape[0])
+        self.dtype, self.device = w.dtype, w.device
+        self._t0, self._current = -1, None
+
+    def __getitem__(self, steps: slice) -> torch.Tensor:
+        t0 = steps.start or 0
+        c0 = t0 - t0 % self.chunk
+        if c0 != self._t0:
+            self._t0, self._current = c0, drive(self.pre[c0:c0 + self.chunk], self.w)
+        stop = min(steps.stop if steps.stop is not None else self.shape[0], self.shape[0])
+        if stop > c0 + self.chunk:
+            raise IndexError(f"ChunkedDrive: steps {t0}..{stop} cross a chunk boundary")
+        return self._current[t0 - c0:stop - c0]
+
+
 def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "heaviside",
             alpha: float = 100.0, step: StepFn = lif_step,
             steps: StepsFn | None = None) -> list[torch.Tensor]:
-    """Spike trains of every layer, output last, for input spikes (T, B, n_in)
-    (``step``, ``steps``: see :func:`layer_forward`)."""
+    """Spike trains of every layer, output last, for input spikes (T, B, n_in), float or bool
+    (``step``, ``steps``: see :func:`layer_forward`; with ``steps`` the currents are made a
+    chunk at a time, :class:`ChunkedDrive`, and the trains are bool)."""
     trains = []
     pre = spikes
     for k, w in enumerate(net.weights):
-        current = drive(pre, w)
+        current = drive(pre, w) if steps is None else ChunkedDrive(pre, w)
         pre = layer_forward(current, net.params[k], net.lateral(k), method=method, alpha=alpha,
                             step=step, steps=steps)
         trains.append(pre)
@@ -237,5 +274,6 @@ def forward(net: SpikingNet, spikes: torch.Tensor, method: str = "heaviside",
 @torch.no_grad()
 def compiled_forward(net: SpikingNet, spikes: torch.Tensor) -> list[torch.Tensor]:
     """:func:`forward` without autograd, its LIF steps compiled in blocks
-    (:func:`~snnkit.train.lif.compiled_lif_steps`): the same spikes, ~2× faster on CPU."""
+    (:func:`~snnkit.train.lif.compiled_lif_steps`): the same spikes, ~2× faster on CPU, as
+    bool trains, the currents made a chunk at a time."""
     return forward(net, spikes, steps=compiled_lif_steps())

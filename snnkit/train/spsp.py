@@ -30,6 +30,10 @@ plus the refractory steps; before the first spike :math:`V_j = 0`).  Collecting 
 one batched matrix product per layer: :math:`O(T\,N_{post}\,N_{pre})` multiply-adds in BLAS
 instead of a pair-wise time loop.  ``tests/test_train_spsp.py`` checks it against
 :func:`spsp_reference` on random trains with refractoriness.
+
+Trains may be float 0/1 or bool (as :mod:`snnkit.train.encoding` and the compiled forward pass
+give them, a quarter of the memory); traces and S-PSPs of bool trains are float32
+(:func:`value_type`).
 """
 
 from __future__ import annotations
@@ -41,8 +45,15 @@ import torch
 from snnkit.train.lif import NeuronParams
 
 
+def value_type(spikes: torch.Tensor) -> torch.dtype:
+    """The float type of the values computed from ``spikes``: theirs if float, else (bool
+    trains) torch's default float type."""
+    return spikes.dtype if spikes.is_floating_point() else torch.get_default_dtype()
+
+
 def free_trace(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
     """Free membrane traces V (T + 1, B, N) of spike trains (T, B, N); ``V[0] = 0``.
+    Float trains give traces of their type, bool trains (:func:`value_type`) float32.
 
     ``V[t + 1]`` is the value after step ``t`` (time index shifted by one so that the
     "before anything" value 0 has a row of its own).
@@ -62,17 +73,19 @@ def free_trace_chunks(spikes: torch.Tensor, params: NeuronParams, chunk: int
         raise ValueError(f"chunk: expected a positive number of rows, got {chunk}")
     T = spikes.shape[0]
     ds, dm = 1.0 - 1.0 / params.tau_s, 1.0 - 1.0 / params.tau_m
-    eps = torch.zeros_like(spikes[0])
-    prev = torch.zeros_like(spikes[0])  # W of the row before the chunk
+    dtype = value_type(spikes)
+    eps = torch.zeros(spikes.shape[1:], dtype=dtype, device=spikes.device)
+    prev = torch.zeros_like(eps)  # W of the row before the chunk
     for t0 in range(0, T + 1, chunk):
         t1 = min(t0 + chunk, T + 1)
-        out = torch.empty((t1 - t0, *spikes.shape[1:]), dtype=spikes.dtype,
-                          device=spikes.device)
+        out = torch.empty((t1 - t0, *spikes.shape[1:]), dtype=dtype, device=spikes.device)
+        lo = max(t0 - 2, 0)
+        steps = spikes[lo:max(t1 - 2, 0)].to(dtype)  # the steps these rows read, converted once
         for r in range(t0, t1):  # row r = t + 1 holds V after step t; rows 0 and 1 are 0
             if r < 2:
                 out[r - t0] = 0.0
             else:
-                torch.add(spikes[r - 2], eps, alpha=ds, out=eps)
+                torch.add(steps[r - 2 - lo], eps, alpha=ds, out=eps)
                 torch.add(eps, prev, alpha=dm, out=out[r - t0])
             prev = out[r - t0]
         prev = prev.clone()
@@ -93,15 +106,17 @@ def readout_entries(spikes: torch.Tensor, params: NeuronParams
     dm = 1.0 - 1.0 / params.tau_m
     flat = spikes.reshape(T, -1).T  # (neurons, T): nonzero() lists neuron-major, time-minor
     # nonzero() of a contiguous bool copy is about twice as fast as of the strided float view
-    neuron, t = (flat != 0).contiguous().nonzero(as_tuple=True)
+    # (bool trains: a plain copy; ``!= 0`` of a strided bool view is 6x slower)
+    fired = flat.contiguous() if flat.dtype == torch.bool else (flat != 0).contiguous()
+    neuron, t = fired.nonzero(as_tuple=True)
     t = t + 1  # padded time of each spike
     same = torch.zeros_like(neuron, dtype=torch.bool)
     same[1:] = neuron[1:] == neuron[:-1]
     prev = torch.zeros_like(t)
     prev[1:] = t[:-1]
     reset = torch.where(same, prev + params.refractory, torch.zeros_like(t)).clamp_(max=T)
-    value = flat[neuron, t - 1]
-    coef = -(dm ** (t - reset).to(spikes.dtype)) * value
+    value = flat[neuron, t - 1].to(value_type(spikes))
+    coef = -(dm ** (t - reset).to(value.dtype)) * value
     rows = torch.stack([reset, t], dim=1).reshape(-1)
     return rows, neuron.repeat_interleave(2), torch.stack([coef, value], dim=1).reshape(-1)
 
@@ -110,7 +125,7 @@ def readout_matrix(spikes: torch.Tensor, params: NeuronParams) -> torch.Tensor:
     """M = S − Q (T + 1, B, N) as a dense tensor (see module docstring)."""
     T = spikes.shape[0]
     rows, cols, vals = readout_entries(spikes, params)
-    M = torch.zeros((T + 1, spikes[0].numel()), dtype=spikes.dtype, device=spikes.device)
+    M = torch.zeros((T + 1, spikes[0].numel()), dtype=value_type(spikes), device=spikes.device)
     M.index_put_((rows, cols), vals, accumulate=True)
     return M.view(T + 1, *spikes.shape[1:])
 
@@ -161,7 +176,7 @@ def spsp_shared_pre(posts: list[tuple[torch.Tensor, NeuronParams]], pre: torch.T
         raise ValueError("spsp_shared_pre: the postsynaptic layers must share tau_s and tau_m")
     B, n_pre = pre.shape[1], pre.shape[2]
     readouts = [(readout_entries(post, p), post.shape[2]) for post, p in posts]
-    es = [torch.empty((B * n_post, n_pre), dtype=pre.dtype, device=pre.device)
+    es = [torch.empty((B * n_post, n_pre), dtype=value_type(pre), device=pre.device)
           for _, n_post in readouts]
     for t0, trace in free_trace_chunks(pre, params, chunk):
         rows = len(trace)

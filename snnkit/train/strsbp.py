@@ -189,7 +189,8 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
     """
     with torch.no_grad():
         trains = (forward_fn or forward)(net, spikes)
-        counts = [s.sum(0) for s in trains]
+        dtype = net.weights[0].dtype
+        counts = [s.sum(0, dtype=dtype) for s in trains]  # float counts also of bool trains
         delta, loss = output_error(counts[-1], labels, opts)
         delta = delta * sample_weight[:, None]
         pre_trains = [spikes, *trains[:-1]]
@@ -203,8 +204,8 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
             o_post = counts[k]
             if k == net.n_layers - 1:
                 post = dead_target_spikes(post, labels, opts)
-                o_post = post.sum(0)
-            o_pre = pre_trains[k].sum(0)
+                o_post = post.sum(0, dtype=dtype)
+            o_pre = pre_trains[k].sum(0, dtype=dtype)
             below = k - 1
             if str(below) in net.recurrent and shares_traces(p, net.params[below]):
                 # the layer below is recurrent: its trains feed this layer and its own lateral
