@@ -19,7 +19,7 @@ output: the values of :func:`snnkit.train.data.rate_encode`, image by image.
 The trains are returned as ``torch.bool`` (1 byte per step and pixel instead of float32's 4;
 at T = 400 a batch of 32 images is 10 MB instead of 40): spikes are events, and every consumer
 in :mod:`snnkit.train` (the layers' input currents, the S-PSPs, the counts) takes bool trains
-and converts what it reads, a block of steps at a time, to the weights' float type.
+and converts what it reads, a block of steps at a time, to float.
 """
 
 from __future__ import annotations

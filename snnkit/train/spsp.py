@@ -28,7 +28,7 @@ plus the refractory steps; before the first spike :math:`V_j = 0`).  Collecting 
 .. math:: e_{i|j} = \sum_t M_{ti}\, V_j(t)\quad\Longrightarrow\quad E = M^\top V,
 
 one batched matrix product per layer: :math:`O(T\,N_{post}\,N_{pre})` multiply-adds in BLAS
-instead of a pair-wise time loop.  ``tests/test_train_spsp.py`` checks it against
+instead of a pair-wise time loop.  ``tests/test_train_lif_spsp.py`` checks it against
 :func:`spsp_reference` on random trains with refractoriness.
 
 Trains may be float 0/1 or bool (as :mod:`snnkit.train.encoding` and the compiled forward pass
