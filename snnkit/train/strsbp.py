@@ -194,6 +194,7 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
         delta, loss = output_error(counts[-1], labels, opts)
         delta = delta * sample_weight[:, None]
         pre_trains = [spikes, *trains[:-1]]
+        pre_counts = [spikes.sum(0, dtype=dtype), *counts[:-1]]  # each train summed once
         grads: list[torch.Tensor | None] = [None] * net.n_layers
         rec_grads: dict[str, torch.Tensor] = {}
         own_e: dict[int, torch.Tensor] = {}  # S-PSPs of recurrent layers' lateral weights
@@ -205,7 +206,7 @@ def strsbp_step(net: SpikingNet, spikes: torch.Tensor, labels: torch.Tensor,
             if k == net.n_layers - 1:
                 post = dead_target_spikes(post, labels, opts)
                 o_post = post.sum(0, dtype=dtype)
-            o_pre = pre_trains[k].sum(0, dtype=dtype)
+            o_pre = pre_counts[k]
             below = k - 1
             if str(below) in net.recurrent and shares_traces(p, net.params[below]):
                 # the layer below is recurrent: its trains feed this layer and its own lateral
