@@ -218,6 +218,29 @@ def test_resume_may_switch_to_fresh_trains_but_not_other_data(tmp_path: Path) ->
     assert (out / "checkpoint.pt").read_bytes() != good
 
 
+def test_batch_size_may_change_only_between_epochs(tmp_path: Path) -> None:
+    """The checkpoint counts the epoch's finished batches, so a run stopped mid-epoch must
+    resume with its batch size; at an epoch's end the batch size may change."""
+    out = tmp_path / "run"
+    cfg = load_train_config(_config(tmp_path))
+    one = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})})
+    train(one, out, progress=False)
+    other_batch = cfg.model_copy(update={"train": cfg.train.model_copy(
+        update={"epochs": 2, "batch_size": cfg.train.batch_size * 2})})
+    data = torch.load(out / "checkpoint.pt", weights_only=False)
+    data["state"]["position"] = 1                       # as if killed after one batch
+    mid = tmp_path / "mid"
+    mid.mkdir()
+    torch.save(data, mid / "checkpoint.pt")
+    with pytest.raises(SnnkitError,
+                       match=r"mid-epoch \(1 batches of train\.batch_size = 8\)") as err:
+        train(other_batch, mid, resume=True, progress=False)
+    assert "\n" not in str(err.value)
+    train(other_batch, out, resume=True, progress=False)
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
+
+
 def test_nan_stops_and_keeps_the_good_checkpoint(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"

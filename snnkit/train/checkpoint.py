@@ -95,6 +95,11 @@ def load_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer,
             or saved.method != cfg.method:
         raise SnnkitError(f"{path}: checkpoint made with other data settings or method; use the "
                           "same [data] (only data.encoding may change) or another --out")
+    position = data["state"].get("position", 0)
+    if position and saved.train.batch_size != cfg.train.batch_size:
+        raise SnnkitError(f"{path}: checkpoint stopped mid-epoch ({position} batches of "
+                          f"train.batch_size = {saved.train.batch_size}); resume with that batch "
+                          "size (it may change at an epoch's end)")
     net.load_state_dict(data["state_dict"])
     opt.load_state_dict(data["optimizer"])
     torch.set_rng_state(data["rng"]["torch"])
