@@ -181,3 +181,21 @@ def test_bool_trains_give_the_float_trains_gradients() -> None:
     for a, b in zip(g_bool, g_float, strict=True):
         assert a.abs().sum() > 0
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dale_init_signs_lateral_weights_by_presynaptic_type() -> None:
+    """``recurrent_init = "dale"``: the same grid, each existing lateral weight ±a by the
+    presynaptic neuron's label (official first commit); feed-forward weights unchanged."""
+    params = [NeuronParams(64.0, 8.0, 10.0, 2)] * 2
+    layers = parse_layers("R64")
+    uni = SpikingNet(30, layers, 4, params, recurrent="grid", seed=3, init_scale=0.5)
+    dale = SpikingNet(30, layers, 4, params, recurrent="grid", seed=3, init_scale=0.5,
+                      recurrent_init="dale")
+    mask = dale.mask_0.bool()
+    assert torch.equal(mask, uni.mask_0.bool()) and mask.any()
+    w = dale.recurrent["0"].detach()
+    assert torch.equal(w.abs(), 0.5 * mask.float())
+    col_sign = torch.where(mask, w, 0.0).sum(0).sign()        # one sign per presynaptic column
+    assert torch.equal(w, col_sign[None, :] * 0.5 * mask.float())
+    assert 0.6 < (col_sign[mask.any(0)] > 0).float().mean() < 0.95   # ~80 % excitatory
+    assert torch.equal(dale.weights[0], uni.weights[0])

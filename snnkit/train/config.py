@@ -48,6 +48,8 @@ class NetworkConfig(_Table):
     layers: str = "400-R400"
     recurrent: Literal["grid", "dense"] = "grid"
     self_loops: bool = False
+    recurrent_init: Literal["uniform", "dale"] = Field(
+        "uniform", description="grid lateral weights: U(-a, a), or +-a by presynaptic type")
     v_th: list[float] = Field(default_factory=lambda: [20.0, 20.0, 15.0])
     tau_m: float = Field(64.0, gt=1)
     tau_s: float = Field(8.0, gt=1)

@@ -33,7 +33,7 @@ def build_network(cfg: NetworkConfig, n_in: int = N_IN, n_out: int = N_OUT) -> S
     params = [NeuronParams(cfg.tau_m, cfg.tau_s, v, cfg.refractory) for v in cfg.v_th]
     return SpikingNet(n_in, parse_layers(cfg.layers), n_out, params, recurrent=cfg.recurrent,
                       inhibition=cfg.inhibition, init_scale=cfg.init_scale, seed=cfg.seed,
-                      self_loops=cfg.self_loops)
+                      self_loops=cfg.self_loops, recurrent_init=cfg.recurrent_init)
 
 
 def save_model(path: str | Path, net: torch.nn.Module, cfg: TrainConfig | Any,

@@ -15,7 +15,10 @@ weights have random sign), a connection :math:`j \to i` present with probability
 
 self-connections (P = c at distance 0) only with ``self_loops`` (the official code draws them).
 All weights start as :math:`U(-a, a)` with :math:`a` = ``init_scale``
-(the code's ``initW = 1``).
+(the code's ``initW = 1``), except grid lateral weights with ``recurrent_init = "dale"``:
+:math:`w_{ij} = \pm a` by the type of the presynaptic neuron :math:`j` (+ excitatory,
+− inhibitory), as in the official repository's first commit (fe5bf2d, ``Reservoir.cu``), the
+code that predates its Fashion-MNIST log; later commits draw :math:`U(-1, 1)`.
 
 Every layer is the LIF neuron of :mod:`snnkit.train.lif`; presynaptic spikes of step ``t`` reach
 the synaptic state at step ``t + 1`` (one-step delay), for feed-forward and lateral inputs alike.
@@ -82,9 +85,11 @@ def grid_shape(n: int) -> tuple[int, int, int]:
     return known.get(n, (5, 5, math.ceil(n / 25)))
 
 
-def grid_connectivity(n: int, generator: torch.Generator, excitatory: float = 0.8,
-                      lam: float = 2.0, self_loops: bool = False) -> torch.Tensor:
-    """Boolean mask (post, pre) of the paper's 3-D grid reservoir (see module docstring)."""
+def grid_reservoir(n: int, generator: torch.Generator, excitatory: float = 0.8,
+                   lam: float = 2.0, self_loops: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's 3-D grid reservoir (see module docstring): its boolean connection mask
+    (post, pre) and each neuron's excitatory label (bool, N)."""
     nx, ny, _ = grid_shape(n)
     idx = torch.arange(n)
     pos = torch.stack([idx % nx, (idx // nx) % ny, idx // (nx * ny)], dim=1).double()
@@ -100,7 +105,7 @@ def grid_connectivity(n: int, generator: torch.Generator, excitatory: float = 0.
     mask = torch.rand(n, n, generator=generator, dtype=torch.float64) < p
     if not self_loops:
         mask.fill_diagonal_(False)
-    return mask
+    return mask, exc
 
 
 class SpikingNet(nn.Module):
@@ -115,7 +120,7 @@ class SpikingNet(nn.Module):
     def __init__(self, n_in: int, layers: list[LayerSpec], n_out: int,
                  params: list[NeuronParams], *, recurrent: str = "grid",
                  inhibition: float = 1.0, init_scale: float = 1.0, seed: int = 5,
-                 self_loops: bool = False):
+                 self_loops: bool = False, recurrent_init: str = "uniform"):
         super().__init__()
         if len(params) != len(layers) + 1:
             raise ConfigError("neuron.v_th", f"{len(layers) + 1} thresholds (one per layer, "
@@ -133,10 +138,14 @@ class SpikingNet(nn.Module):
             if not spec.recurrent:
                 continue
             if recurrent == "grid":
-                mask = grid_connectivity(spec.size, gen, self_loops=self_loops)
+                mask, exc = grid_reservoir(spec.size, gen, self_loops=self_loops)
             else:
-                mask = ~torch.eye(spec.size, dtype=torch.bool)
-            w = _uniform((spec.size, spec.size), init_scale, gen) * mask
+                mask, exc = ~torch.eye(spec.size, dtype=torch.bool), None
+            if recurrent_init == "dale" and exc is not None:
+                sign = exc.to(torch.float32) * 2.0 - 1.0
+                w = sign[None, :].expand(spec.size, -1) * init_scale * mask
+            else:
+                w = _uniform((spec.size, spec.size), init_scale, gen) * mask
             self.recurrent[str(k)] = nn.Parameter(w)
             self.register_buffer(f"mask_{k}", mask.to(torch.float32))
         lateral = -inhibition * (1.0 - torch.eye(n_out))
