@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from snnkit.errors import ConfigError
 from snnkit.train.effect import effect_table
 from snnkit.train.lif import NeuronParams
 from snnkit.train.network import SpikingNet, forward, parse_layers
@@ -185,7 +187,8 @@ def test_bool_trains_give_the_float_trains_gradients() -> None:
 
 def test_dale_init_signs_lateral_weights_by_presynaptic_type() -> None:
     """``recurrent_init = "dale"``: the same grid, each existing lateral weight ±a by the
-    presynaptic neuron's label (official first commit); feed-forward weights unchanged."""
+    presynaptic neuron's label (official first commit); feed-forward weights unchanged; refused
+    without the grid's labels."""
     params = [NeuronParams(64.0, 8.0, 10.0, 2)] * 2
     layers = parse_layers("R64")
     uni = SpikingNet(30, layers, 4, params, recurrent="grid", seed=3, init_scale=0.5)
@@ -199,3 +202,5 @@ def test_dale_init_signs_lateral_weights_by_presynaptic_type() -> None:
     assert torch.equal(w, col_sign[None, :] * 0.5 * mask.float())
     assert 0.6 < (col_sign[mask.any(0)] > 0).float().mean() < 0.95   # ~80 % excitatory
     assert torch.equal(dale.weights[0], uni.weights[0])
+    with pytest.raises(ConfigError, match=r"network\.recurrent_init"):
+        SpikingNet(30, layers, 4, params, recurrent="dense", recurrent_init="dale")

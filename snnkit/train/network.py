@@ -125,6 +125,9 @@ class SpikingNet(nn.Module):
         if len(params) != len(layers) + 1:
             raise ConfigError("neuron.v_th", f"{len(layers) + 1} thresholds (one per layer, "
                               "output included)", [p.v_th for p in params])
+        if recurrent_init == "dale" and recurrent != "grid":
+            raise ConfigError("network.recurrent_init", '"uniform" with a dense recurrent layer '
+                              '("dale" needs the grid\'s excitatory labels)', recurrent_init)
         self.n_in, self.layers, self.n_out = n_in, list(layers), n_out
         self.params = list(params)
         self.recurrent_kind = recurrent
@@ -141,7 +144,7 @@ class SpikingNet(nn.Module):
                 mask, exc = grid_reservoir(spec.size, gen, self_loops=self_loops)
             else:
                 mask, exc = ~torch.eye(spec.size, dtype=torch.bool), None
-            if recurrent_init == "dale" and exc is not None:
+            if recurrent_init == "dale":
                 sign = exc.to(torch.float32) * 2.0 - 1.0
                 w = sign[None, :].expand(spec.size, -1) * init_scale * mask
             else:
