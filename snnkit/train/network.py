@@ -145,8 +145,7 @@ class SpikingNet(nn.Module):
             else:
                 mask, exc = ~torch.eye(spec.size, dtype=torch.bool), None
             if recurrent_init == "dale":
-                sign = exc.to(torch.float32) * 2.0 - 1.0
-                w = sign[None, :].expand(spec.size, -1) * init_scale * mask
+                w = torch.where(exc, init_scale, -init_scale) * mask   # sign by column (pre)
             else:
                 w = _uniform((spec.size, spec.size), init_scale, gen) * mask
             self.recurrent[str(k)] = nn.Parameter(w)
