@@ -327,6 +327,22 @@ def evaluate(
     typer.echo(json.dumps(result))
 
 
+@app.command()
+def average(
+    models: Annotated[list[Path], typer.Argument(
+        help="Model files of one run, e.g. runs/x/epochs/model_{47..52}.pt (train.keep_epochs).")],
+    out: Annotated[Path, typer.Option("--out", help="The averaged model file to write.")],
+) -> None:
+    """Average the weights of several epochs of one run (Polyak averaging, SWA)."""
+    from snnkit.train.average import average_models
+
+    try:
+        path = average_models(models, out)
+    except SnnkitError as exc:
+        _fail(str(exc))
+    typer.echo(f"averaged {len(models)} models into {path}")
+
+
 @data_app.command("download")
 def data_download(
     name: Annotated[str, typer.Argument(help="mnist or fashion-mnist.")],

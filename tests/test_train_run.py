@@ -66,10 +66,11 @@ def _cli(*args: str, env_extra: dict[str, str] | None = None, **kw) -> subproces
 
 def test_outputs_and_evaluate_reproduce_logged_accuracy(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    rows = train(load_train_config(_config(tmp_path)), out, progress=False)
+    rows = train(load_train_config(_config(tmp_path), ["train.keep_epochs=true"]), out,
+                 progress=False)
     assert [r["epoch"] for r in rows] == [1, 2]
     for name in ("metrics.csv", "checkpoint.pt", "model.pt", "best.pt", "curves.png",
-                 "config.toml"):
+                 "config.toml", "epochs/model_1.pt", "epochs/model_2.pt"):
         assert (out / name).stat().st_size > 0, name
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"epoch", "train_loss", "train_accuracy", "test_accuracy", "spikes_per_sample",
@@ -80,6 +81,9 @@ def test_outputs_and_evaluate_reproduce_logged_accuracy(tmp_path: Path) -> None:
     line = json.loads(res.stdout.strip().splitlines()[-1])
     assert line["n"] == 32
     assert line["accuracy"] == pytest.approx(rows[-1]["test_accuracy"], abs=1e-9)
+    last, snapshot = (torch.load(out / p, weights_only=False)["state_dict"]
+                      for p in ("model.pt", "epochs/model_2.pt"))
+    assert all(torch.equal(last[k], snapshot[k]) for k in last)
 
 
 def test_time_budget_stops_mid_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

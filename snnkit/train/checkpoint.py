@@ -91,7 +91,7 @@ def load_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer,
                           f"({_describe(data.get('architecture'))}, "
                           f"config has {_describe(net.architecture())}); use another --out")
     saved = type(cfg).from_mapping(data["config"], str(path))
-    if _data_fixing_the_run(saved.data) != _data_fixing_the_run(cfg.data) \
+    if data_fixing_the_run(saved.data) != data_fixing_the_run(cfg.data) \
             or saved.method != cfg.method:
         raise SnnkitError(f"{path}: checkpoint made with other data settings or method; use the "
                           "same [data] (only data.encoding may change) or another --out")
@@ -107,7 +107,7 @@ def load_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer,
     return RunState(**data["state"])
 
 
-def _data_fixing_the_run(data: Any) -> dict[str, Any]:
+def data_fixing_the_run(data: Any) -> dict[str, Any]:
     """The data settings a resumed run must keep: all but ``encoding``.
 
     ``encoding`` only says whether the *training* trains are redrawn each epoch; validation and

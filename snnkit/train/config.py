@@ -7,7 +7,7 @@ One :class:`TrainConfig` per run, in tables::
     [network]  layers ("400-R400"), recurrent, v_th (one per layer, output last), tau_m, tau_s,
                refractory, inhibition, init_scale, seed
     [train]    epochs, batch_size, lr, lr_schedule, betas, eps, boost, checkpoint_minutes,
-               compile, max_minutes, clip_grad_norm
+               compile, max_minutes, clip_grad_norm, keep_epochs, init, seed
     [strsbp]   the switches of :class:`snnkit.train.strsbp.StrsbpOptions`
     [bptt]     alpha, detach_reset, loss
 
@@ -90,6 +90,8 @@ class TrainLoopConfig(_Table):
     clip_grad_norm: float | None = Field(
         None, gt=0, description="rescale each step's gradient when its global L2 norm exceeds "
         "this (torch.nn.utils.clip_grad_norm_, after the batch average; None: off)")
+    keep_epochs: bool = Field(False, description="also write each epoch's model to "
+                              "epochs/model_<epoch>.pt (for snnkit average)")
     init: str | None = Field(None, description="start from this model file's weights")
     seed: int = 0
 

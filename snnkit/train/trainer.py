@@ -9,7 +9,9 @@ Output folder contract (``snnkit train st-rsbp|bptt --config C --out DIR``):
   and every ``train.checkpoint_minutes``; never written when anything is not finite;
 * ``model.pt`` (last epoch), ``best.pt`` (best test accuracy: the paper's protocol) and, with a
   validation hold-out, ``best_val.pt`` (epoch chosen on validation, then tested once);
-* ``curves.png`` and ``config.toml``.
+* ``curves.png`` and ``config.toml``;
+* with ``train.keep_epochs``, ``epochs/model_<epoch>.pt``: every epoch's network, for weight
+  averaging (``snnkit average``, :mod:`snnkit.train.average`).
 
 ``train.init`` starts from a trained model's weights (fine-tuning, e.g. with another neuron
 setting such as ``network.refractory = 0``); the architecture must be the same.
@@ -285,6 +287,9 @@ def _finish_epoch(state: RunState, net: SpikingNet, opt: torch.optim.Optimizer,
     info = {k: row[k] for k in ("epoch", "test_accuracy", "val_accuracy") if k in row}
     info["dataset"] = cfg.data.dataset
     save_model(out / "model.pt", net, cfg, info)
+    if cfg.train.keep_epochs:
+        (out / "epochs").mkdir(exist_ok=True)
+        save_model(out / "epochs" / f"model_{epoch + 1}.pt", net, cfg, info)
     if row["test_accuracy"] >= max(r["test_accuracy"] for r in state.metrics):
         save_model(out / "best.pt", net, cfg, info)
     if "val_accuracy" in row and row["val_accuracy"] >= max(r["val_accuracy"]
