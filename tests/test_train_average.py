@@ -11,31 +11,17 @@ import torch
 
 from snnkit.errors import SnnkitError
 from snnkit.train.average import average_models
-from snnkit.train.config import TrainConfig, load_train_config
+from snnkit.train.config import TrainConfig
 from snnkit.train.model import build_network, read_torch_file, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """
-method = "st-rsbp"
-[data]
-dataset = "fashion-mnist"
-T = 60
-n_train = 48
-n_test = 32
-encoding = "{encoding}"
-[network]
-layers = "{layers}"
-v_th = [4.0, 4.0, 3.0]
-[train]
-epochs = 2
-"""
-
-
-def _cfg(tmp_path: Path, layers: str = "24-R16", encoding: str = "fixed") -> TrainConfig:
-    path = tmp_path / f"{layers}_{encoding}.toml"
-    path.write_text(TINY.format(layers=layers, encoding=encoding))
-    return load_train_config(path)
+def _cfg(layers: str = "24-R16", encoding: str = "fixed", T: int = 60) -> TrainConfig:
+    """A tiny ST-RSBP config (only the network is ever built; no data are read)."""
+    return TrainConfig.from_mapping({
+        "method": "st-rsbp",
+        "data": {"dataset": "fashion-mnist", "T": T, "n_train": 48, "encoding": encoding},
+        "network": {"layers": layers, "v_th": [4.0, 4.0, 3.0]}})
 
 
 def _snapshot(tmp_path: Path, epoch: int, cfg: TrainConfig, shift: float) -> Path:
@@ -49,8 +35,8 @@ def _snapshot(tmp_path: Path, epoch: int, cfg: TrainConfig, shift: float) -> Pat
 
 
 def test_average_is_the_arithmetic_mean(tmp_path: Path) -> None:
-    cfg = _cfg(tmp_path)
-    fresh = _cfg(tmp_path, encoding="fresh")  # a run may switch encoding; still one run
+    cfg = _cfg()
+    fresh = _cfg(encoding="fresh")  # a run may switch encoding; still one run
     paths = [_snapshot(tmp_path, 1, cfg, 0.3), _snapshot(tmp_path, 2, cfg, 0.5),
              _snapshot(tmp_path, 3, fresh, 0.7)]
     out = average_models(paths, tmp_path / "avg.pt")
@@ -67,8 +53,8 @@ def test_average_is_the_arithmetic_mean(tmp_path: Path) -> None:
     assert data["config"]["data"]["encoding"] == "fresh"  # the last file's config
 
 
-def test_cli_average_then_evaluate(tmp_path: Path) -> None:
-    cfg = _cfg(tmp_path)
+def test_cli_average_and_its_one_line_error(tmp_path: Path) -> None:
+    cfg = _cfg()
     paths = [str(_snapshot(tmp_path, e, cfg, 0.1)) for e in (1, 2)]
     run = [sys.executable, "-m", "snnkit.cli"]
     res = subprocess.run([*run, "average", *paths, "--out", str(tmp_path / "avg.pt")],
@@ -83,11 +69,14 @@ def test_cli_average_then_evaluate(tmp_path: Path) -> None:
 
 
 def test_snapshots_of_different_runs_are_refused(tmp_path: Path) -> None:
-    cfg = _cfg(tmp_path)
+    cfg = _cfg()
     a = _snapshot(tmp_path, 1, cfg, 0.1)
     (tmp_path / "b").mkdir()
-    other = _snapshot(tmp_path / "b", 2, _cfg(tmp_path, layers="24-R20"), 0.1)
+    other = _snapshot(tmp_path / "b", 2, _cfg(layers="24-R20"), 0.1)
     with pytest.raises(SnnkitError, match="another network"):
+        average_models([a, other], tmp_path / "avg.pt")
+    other = _snapshot(tmp_path / "b", 3, _cfg(T=80), 0.1)
+    with pytest.raises(SnnkitError, match="other data settings"):
         average_models([a, other], tmp_path / "avg.pt")
     data = read_torch_file(a)
     data["state_dict"]["mask_1"] = 1 - data["state_dict"]["mask_1"]
