@@ -44,8 +44,8 @@ def _same_run(first: Path, path: Path, cfg_a: Any, cfg_b: Any, net_a: torch.nn.M
 def average_models(paths: Sequence[str | Path], out: str | Path) -> Path:
     """Write the equal-weight average of the model files ``paths`` to ``out``.
 
-    The files must come from one run: same network, connectivity masks and data settings
-(``data.encoding`` may differ, as a resumed run may switch it).
+    The files (ST-RSBP or BPTT models) must come from one run: same network, connectivity
+    masks and data settings (``data.encoding`` may differ, as a resumed run may switch it).
     The output's config is the last file's; its info records the epochs averaged and has no
     accuracies (evaluate it with :func:`snnkit.train.evaluate.evaluate`).
     """
