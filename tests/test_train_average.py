@@ -16,6 +16,7 @@ from snnkit.train.model import build_network, read_torch_file, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def _cfg(layers: str = "24-R16", encoding: str = "fixed", T: int = 60) -> TrainConfig:
     """A tiny ST-RSBP config (only the network is ever built; no data are read)."""
     return TrainConfig.from_mapping({

@@ -19,19 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.optim.swa_utils import AveragedModel
 
 from snnkit.errors import SnnkitError
 from snnkit.train.checkpoint import data_fixing_the_run
+from snnkit.train.config import TrainConfig
 from snnkit.train.model import load_model, save_model
+from snnkit.train.network import SpikingNet
 
 
-def _same_run(first: Path, path: Path, cfg_a: Any, cfg_b: Any, net_a: torch.nn.Module,
-              net_b: torch.nn.Module) -> None:
-    if net_a.architecture() != net_b.architecture() or cfg_a.network != cfg_b.network:
+def _same_run(first: Path, path: Path, cfg_a: TrainConfig, cfg_b: TrainConfig,
+              net_a: SpikingNet, net_b: SpikingNet) -> None:
+    """Refuse ``path`` unless it is a snapshot of ``first``'s run (the network config fixes the
+    architecture; the masks are compared as stored)."""
+    if cfg_a.network != cfg_b.network:
         raise SnnkitError(f"{path}: another network than {first}; average snapshots of one run")
     if data_fixing_the_run(cfg_a.data) != data_fixing_the_run(cfg_b.data):
         raise SnnkitError(f"{path}: trained on other data settings than {first}")
