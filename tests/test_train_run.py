@@ -276,8 +276,10 @@ def test_unknown_dataset_for_evaluate(tmp_path: Path) -> None:
     assert len(res.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("name", ["strsbp_fmnist", "strsbp_mnist", "bptt_fmnist"])
+@pytest.mark.parametrize("name", ["strsbp_fmnist", "strsbp_fmnist_60k", "strsbp_mnist",
+                                  "bptt_fmnist"])
 def test_paper_configs_load(name: str) -> None:
     cfg = load_train_config(ROOT / "models" / f"{name}.toml")
     assert cfg.network.layers == "400-R400" and cfg.data.T == 400
     assert cfg.method == ("bptt" if name.startswith("bptt") else "st-rsbp")
+    assert cfg.train.init is None or (ROOT / cfg.train.init).is_file()
